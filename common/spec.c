@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
+#include <stdio.h>
+
+#include "spec.h"
+#include "strv.h"
+
+static const char * const ready_mode_table[_READY_MODE_MAX] = {
+        [READY_EXEC] = "exec",
+        [READY_NOTIFY] = "notify",
+        [READY_DELAY] = "delay",
+};
+DEFINE_STRING_TABLE_LOOKUP(ready_mode, ReadyMode, _READY_MODE_MAX);
+
+static void supporter_spec_done(SupporterSpec *s) {
+        free(s->name);
+        strv_free(s->argv);
+}
+
+SessionSpec *session_spec_free(SessionSpec *spec) {
+        if (!spec)
+                return NULL;
+        for (size_t i = 0; i < spec->n_supporters; i++)
+                supporter_spec_done(&spec->supporters[i]);
+        free(spec->supporters);
+        free(spec->description);
+        strv_free(spec->target);
+        free(spec->working_directory);
+        strv_free(spec->environment);
+        free(spec);
+        return NULL;
+}
+
+int session_spec_new(SessionSpec **ret) {
+        SessionSpec *spec;
+
+        spec = new0(SessionSpec, 1);
+        if (!spec)
+                return -ENOMEM;
+        spec->stop_timeout = SPEC_STOP_TIMEOUT_DEFAULT;
+        spec->max_duration = USEC_INFINITY;
+        *ret = spec;
+        return 0;
+}
+
+int ready_parse(const char *s, ReadyMode *ret_mode, usec_t *ret_delay) {
+        const char *ms = startswith(s, "delay:");
+
+        if (ms) {
+                char *end;
+                unsigned long long v;
+
+                if (!isdigit((unsigned char) *ms))
+                        return -EINVAL;
+                errno = 0;
+                v = strtoull(ms, &end, 10);
+                if (errno != 0 || *end || v > 24ULL * 3600 * 1000)
+                        return -EINVAL;
+                *ret_mode = READY_DELAY;
+                *ret_delay = v * USEC_PER_MSEC;
+                return 0;
+        }
+
+        ReadyMode m = ready_mode_from_string(s);
+        if (m < 0 || m == READY_DELAY) /* "delay" needs its ":MS" */
+                return -EINVAL;
+        *ret_mode = m;
+        *ret_delay = 0;
+        return 0;
+}
+
+bool supporter_name_is_valid(const char *name) {
+        size_t n = strlen(name);
+
+        /* The name becomes part of unit names and file names: keep it to what both allow, and
+         * keep "target" for the process under test. */
+        if (n == 0 || n > SPEC_NAME_MAX || !isalnum((unsigned char) name[0]))
+                return false;
+        if (strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n)
+                return false;
+        return !streq(name, "target");
+}
+
+static const SupporterSpec *find_supporter(const SessionSpec *spec, const char *name) {
+        for (size_t i = 0; i < spec->n_supporters; i++)
+                if (streq(spec->supporters[i].name, name))
+                        return &spec->supporters[i];
+        return NULL;
+}
+
+/* "perf" for "/usr/bin/perf", made valid and unique: "perf-2" for the second one. */
+static int derive_supporter_name(const SessionSpec *spec, const char *argv0, char **ret) {
+        const char *base = strrchr(argv0, '/');
+        char stem[SPEC_NAME_MAX - 4 + 1], candidate[SPEC_NAME_MAX + 1];
+        size_t n = 0;
+
+        base = base ? base + 1 : argv0;
+        for (const char *c = base; *c && n < sizeof(stem) - 1; c++)
+                stem[n++] = (isalnum((unsigned char) *c) || strchr("_.-", *c)) ? *c : '_';
+        stem[n] = '\0';
+        if (n == 0 || !isalnum((unsigned char) stem[0]) || streq(stem, "target"))
+                snprintf(stem, sizeof(stem), "supporter");
+
+        snprintf(candidate, sizeof(candidate), "%s", stem);
+        for (unsigned i = 2; find_supporter(spec, candidate); i++)
+                snprintf(candidate, sizeof(candidate), "%s-%u", stem, i);
+
+        *ret = strdup(candidate);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int session_spec_add_supporter(SessionSpec *spec, const char *cmdline, ShellSplitError *ret_error) {
+        _cleanup_strv_free_ char **words = NULL;
+        _cleanup_free_ char *name = NULL;
+        SupporterSpec *grown;
+        const char *eq;
+        size_t skip = 0;
+        int r;
+
+        /* NAME= prefix: a valid name, then '=', before any blank or quote. */
+        eq = strchr(cmdline, '=');
+        if (eq && eq > cmdline && strcspn(cmdline, " \t\n'\"\\") > (size_t) (eq - cmdline)) {
+                name = strndup(cmdline, eq - cmdline);
+                if (!name)
+                        return -ENOMEM;
+                if (!supporter_name_is_valid(name)) {
+                        if (ret_error)
+                                *ret_error = (ShellSplitError) {
+                                        .offset = 0,
+                                        .reason = "invalid supporter name (letters, digits, '_', '.', '-'; "
+                                                  "up to 32; not \"target\")",
+                                };
+                        return -EINVAL;
+                }
+                if (find_supporter(spec, name)) {
+                        if (ret_error)
+                                *ret_error = (ShellSplitError) { .offset = 0, .reason = "duplicate supporter name" };
+                        return -EEXIST;
+                }
+                skip = eq - cmdline + 1;
+        }
+
+        r = shell_split(cmdline + skip, &words, ret_error);
+        if (r < 0) {
+                if (ret_error)
+                        ret_error->offset += skip;
+                return r;
+        }
+        if (!words[0]) {
+                if (ret_error)
+                        *ret_error = (ShellSplitError) { .offset = skip, .reason = "empty command" };
+                return -EINVAL;
+        }
+
+        if (!name) {
+                r = derive_supporter_name(spec, words[0], &name);
+                if (r < 0)
+                        return r;
+        }
+
+        grown = reallocarray(spec->supporters, spec->n_supporters + 1, sizeof(SupporterSpec));
+        if (!grown)
+                return -ENOMEM;
+        spec->supporters = grown;
+        spec->supporters[spec->n_supporters++] = (SupporterSpec) {
+                .name = TAKE_PTR(name),
+                .argv = TAKE_PTR(words),
+                .ready = READY_EXEC,
+        };
+        return 0;
+}
+
+static int validate_argv(char * const *argv, const char **ret_message, const char *what_empty,
+                         const char *what_big) {
+        if (!argv || !argv[0] || !argv[0][0]) {
+                *ret_message = what_empty;
+                return -EINVAL;
+        }
+        if (strv_length(argv) > SPEC_ARGV_MAX || strv_size(argv) > SPEC_ARGV_BYTES_MAX) {
+                *ret_message = what_big;
+                return -E2BIG;
+        }
+        return 0;
+}
+
+int session_spec_validate(const SessionSpec *spec, const char **ret_message) {
+        int r;
+
+        r = validate_argv(spec->target, ret_message, "Target: no command given",
+                          "Target: too many arguments or arguments too long");
+        if (r < 0)
+                return r;
+        if (strv_size(spec->environment) > SPEC_ARGV_BYTES_MAX) {
+                *ret_message = "Environment: too large";
+                return -E2BIG;
+        }
+        if (spec->working_directory && spec->working_directory[0] != '/') {
+                *ret_message = "WorkingDirectory: not an absolute path";
+                return -EINVAL;
+        }
+        if (spec->n_supporters > SPEC_SUPPORTERS_MAX) {
+                *ret_message = "Supporters: too many supporters";
+                return -E2BIG;
+        }
+        if (spec->stop_timeout == 0) {
+                *ret_message = "StopTimeoutUSec: must be greater than zero";
+                return -EINVAL;
+        }
+        if (spec->max_duration == 0) {
+                *ret_message = "MaxDurationUSec: must be greater than zero";
+                return -EINVAL;
+        }
+        for (size_t i = 0; i < spec->n_supporters; i++) {
+                const SupporterSpec *s = &spec->supporters[i];
+
+                if (!supporter_name_is_valid(s->name)) {
+                        *ret_message = "Supporters: invalid supporter name";
+                        return -EINVAL;
+                }
+                for (size_t j = 0; j < i; j++)
+                        if (streq(spec->supporters[j].name, s->name)) {
+                                *ret_message = "Supporters: duplicate supporter name";
+                                return -EEXIST;
+                        }
+                r = validate_argv(s->argv, ret_message, "Supporters: supporter without a command",
+                                  "Supporters: too many arguments or arguments too long");
+                if (r < 0)
+                        return r;
+                if (s->ready < 0 || s->ready >= _READY_MODE_MAX) {
+                        *ret_message = "Supporters: invalid Ready mode";
+                        return -EINVAL;
+                }
+        }
+        return 0;
+}
+
+int argv_substitute_pid(char * const *argv, pid_t pid, char ***ret) {
+        _cleanup_strv_free_ char **out = NULL;
+        char pidstr[24];
+        size_t n = 0, pidlen;
+        int r;
+
+        pidlen = (size_t) snprintf(pidstr, sizeof(pidstr), "%d", (int) pid);
+
+        out = calloc(1, sizeof(char *));
+        if (!out)
+                return -ENOMEM;
+        for (char * const *a = argv; *a; a++) {
+                size_t count = 0, len;
+                const char *p;
+                char *w, *q;
+
+                for (p = *a; (p = strstr(p, "{pid}")); p += 5)
+                        count++;
+                len = strlen(*a) - count * 5 + count * pidlen;
+                w = q = malloc(len + 1);
+                if (!w)
+                        return -ENOMEM;
+                for (p = *a; *p;) {
+                        if (startswith(p, "{pid}")) {
+                                memcpy(q, pidstr, pidlen);
+                                q += pidlen;
+                                p += 5;
+                        } else
+                                *q++ = *p++;
+                }
+                *q = '\0';
+                r = strv_consume(&out, &n, w);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(out);
+        return 0;
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "macro.h"
+#include "shell-split.h"
+#include "time-util.h"
+
+/* What a session is asked to run, as decoded from a command line or (later) a D-Bus spec. Pure
+ * data: validation lives here so that every front end rejects the same things the same way. */
+
+#define SPEC_SUPPORTERS_MAX 64
+#define SPEC_ARGV_MAX 4096                 /* words in one argv */
+#define SPEC_ARGV_BYTES_MAX (1024 * 1024)  /* bytes of one argv, terminators included */
+#define SPEC_NAME_MAX 32
+#define SPEC_STOP_TIMEOUT_DEFAULT (10 * USEC_PER_SEC)
+
+typedef enum ReadyMode {
+        READY_EXEC,     /* ready once execve() succeeded */
+        READY_NOTIFY,   /* ready on READY=1 on $NOTIFY_SOCKET */
+        READY_DELAY,    /* ready a fixed time after execve() succeeded */
+        _READY_MODE_MAX,
+        _READY_MODE_INVALID = -EINVAL,
+} ReadyMode;
+
+const char *ready_mode_to_string(ReadyMode m) _const_;
+ReadyMode ready_mode_from_string(const char *s) _pure_;
+
+typedef struct SupporterSpec {
+        char *name;
+        char **argv;            /* may contain {pid} */
+        ReadyMode ready;
+        usec_t ready_delay;     /* READY_DELAY only */
+} SupporterSpec;
+
+typedef struct SessionSpec {
+        char *description;
+        char **target;          /* argv of the process under test */
+        char *working_directory;
+        char **environment;     /* NULL: inherit */
+        SupporterSpec *supporters;
+        size_t n_supporters;
+        usec_t stop_timeout;    /* grace per teardown stage */
+        usec_t max_duration;    /* USEC_INFINITY: none */
+} SessionSpec;
+
+SessionSpec *session_spec_free(SessionSpec *spec);
+DEFINE_TRIVIAL_CLEANUP_FUNC(SessionSpec *, session_spec_free);
+int session_spec_new(SessionSpec **ret);
+
+/* "delay:500" (milliseconds), "exec", "notify". */
+int ready_parse(const char *s, ReadyMode *ret_mode, usec_t *ret_delay);
+
+/* "[NAME=]CMD ARGS…" as given to -s/--supporter. The new supporter is appended to `spec` with a
+ * unique name (derived from CMD when none is given). On a syntax error returns -EINVAL with
+ * `ret_error` saying where; on a bad or duplicate name returns -EINVAL/-EEXIST with
+ * ret_error->offset 0. */
+int session_spec_add_supporter(SessionSpec *spec, const char *cmdline, ShellSplitError *ret_error);
+
+bool supporter_name_is_valid(const char *name) _pure_;
+
+/* Checks limits and consistency. Returns 0 or a negative errno with a static message naming the
+ * offending field in *ret_message. */
+int session_spec_validate(const SessionSpec *spec, const char **ret_message);
+
+/* Copies argv with every "{pid}" replaced by `pid`. */
+int argv_substitute_pid(char * const *argv, pid_t pid, char ***ret);

@@ -1,0 +1,564 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
+#include <fcntl.h>
+#include <search.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+
+#include "executor.h"
+#include "list.h"
+#include "log.h"
+#include "spawn.h"
+#include "strv.h"
+
+typedef struct SessionIO SessionIO;
+typedef struct ProcessIO ProcessIO;
+
+struct Executor {
+        sd_event *event;
+        sd_event_source *sigchld_source;
+        void *processes_by_pid;         /* tsearch() tree of Process*, by pid, until reaped */
+        ProcessIO *lingering;           /* main pid reaped, process group not empty yet */
+        unsigned n_sessions;
+
+        int tty_fd;
+        Process *tty_holder;            /* the target that has the terminal */
+        int null_fd;                    /* /dev/null: supporters' stdin */
+
+        ExecutorChangedFn changed;
+        void *userdata;
+};
+
+struct SessionIO {
+        Executor *executor;
+        sd_event_source *timers[_SESSION_TIMER_MAX];
+        int stdio[3];
+};
+
+struct ProcessIO {
+        Process *process;
+        int gate_fd;
+        int report_fd;
+        sd_event_source *report_source;
+        int notify_fd;
+        sd_event_source *notify_source;
+        sd_event_source *ready_timer;
+        bool lingering;
+        LIST_FIELDS(ProcessIO, lingering);
+};
+
+static Executor *process_executor(const Process *p) {
+        return ((SessionIO *) p->session->userdata)->executor;
+}
+
+static int compare_pid(const void *a, const void *b) {
+        pid_t x = ((const Process *) a)->pid, y = ((const Process *) b)->pid;
+        return x < y ? -1 : x > y;
+}
+
+static Process *executor_find_pid(Executor *x, pid_t pid) {
+        Process key = { .pid = pid };
+        Process **found = tfind(&key, &x->processes_by_pid, compare_pid);
+        return found ? *found : NULL;
+}
+
+static void process_io_forget_pid(Executor *x, Process *p) {
+        if (executor_find_pid(x, p->pid) == p)
+                (void) tdelete(p, &x->processes_by_pid, compare_pid);
+}
+
+static void process_io_close_report(ProcessIO *io) {
+        io->report_source = sd_event_source_disable_unref(io->report_source);
+        io->report_fd = safe_close(io->report_fd);
+}
+
+static void executor_dispatch(Session *s, const SessionEvent *e) {
+        int r;
+
+        r = session_dispatch(s, e);
+        if (r < 0)
+                log_warning_errno(r, "Session %s: failed to handle event %d, ignoring: %m", s->id, e->type);
+}
+
+/* Reads the exec report if it is there; dispatches EXEC once. */
+static void process_io_drain_report(Process *p) {
+        ProcessIO *io = p->driver_data;
+        SpawnStage stage;
+        int r, error;
+
+        if (io->report_fd < 0)
+                return;
+        r = spawn_read_report(io->report_fd, &error, &stage);
+        if (r == 0)
+                return;
+        if (r < 0) {
+                /* Garbage on our own pipe: say so, and count it as a failure to start. */
+                log_warning_errno(r, "Session %s: bad exec report from %s: %m", p->session->id, p->name);
+                error = -r;
+                stage = SPAWN_STAGE_EXEC;
+        }
+        process_io_close_report(io);
+        if (error != 0 && p->role == PROCESS_TARGET)
+                log_error_errno(error, "Session %s: failed to %s the target '%s': %m", p->session->id,
+                                spawn_stage_to_string(stage), p->argv[0]);
+        else if (error != 0)
+                log_error_errno(error, "Session %s: failed to %s supporter %s ('%s'): %m", p->session->id,
+                                spawn_stage_to_string(stage), p->name, p->argv[0]);
+        executor_dispatch(p->session, &(SessionEvent) { .type = SESSION_EVENT_EXEC, .process = p, .error = error });
+}
+
+static int on_report(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
+        process_io_drain_report(userdata);
+        return 0;
+}
+
+static int on_notify(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
+        Process *p = userdata;
+        char buf[4096 + 1];
+        ssize_t n;
+
+        n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT | MSG_TRUNC);
+        if (n < 0)
+                return errno == EAGAIN || errno == EINTR ? 0 : log_warning_errno(errno, "recv() on notify socket failed: %m");
+        if ((size_t) n >= sizeof(buf)) {
+                log_warning("Session %s: oversized notification from %s, ignoring.", p->session->id, p->name);
+                return 0;
+        }
+        buf[n] = '\0';
+
+        /* Newline-separated assignments, as sd_notify(3) sends them; only READY=1 matters here. */
+        for (char *line = buf, *next; line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = '\0';
+                if (streq(line, "READY=1")) {
+                        executor_dispatch(p->session,
+                                          &(SessionEvent) { .type = SESSION_EVENT_READY, .process = p });
+                        break;
+                }
+        }
+        return 0;
+}
+
+/* One datagram socket per notify supporter: whatever arrives on it, from the supporter or any of its
+ * descendants (systemd-notify is one), is that supporter's. Abstract, so it needs no directory. */
+static int process_io_open_notify(Process *p, char **ret_env) {
+        ProcessIO *io = p->driver_data;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        uint64_t random;
+        int r, n;
+
+        if (getrandom(&random, sizeof(random), 0) != sizeof(random))
+                return negative_errno();
+        n = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "profd/notify/%d/%016" PRIx64, (int) getpid(), random);
+
+        io->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (io->notify_fd < 0)
+                return negative_errno();
+        if (bind(io->notify_fd, (struct sockaddr *) &sa, offsetof(struct sockaddr_un, sun_path) + 1 + n) < 0)
+                return negative_errno();
+        r = sd_event_add_io(process_executor(p)->event, &io->notify_source, io->notify_fd, EPOLLIN, on_notify, p);
+        if (r < 0)
+                return r;
+        if (asprintf(ret_env, "NOTIFY_SOCKET=@%s", sa.sun_path + 1) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* The environment a process starts with: the session's, with NOTIFY_SOCKET pointing at profd for
+ * notify supporters. */
+static int process_build_environment(Process *p, char ***ret) {
+        char * const *base = p->session->spec->environment ?: environ;
+        _cleanup_strv_free_ char **env = NULL;
+        _cleanup_free_ char *notify = NULL;
+        size_t n = 0;
+        int r;
+
+        if (p->ready_mode == READY_NOTIFY && p->role == PROCESS_SUPPORTER) {
+                r = process_io_open_notify(p, &notify);
+                if (r < 0)
+                        return r;
+        }
+
+        env = calloc(1, sizeof(char *));
+        if (!env)
+                return -ENOMEM;
+        for (char * const *e = base; *e; e++) {
+                if (notify && startswith(*e, "NOTIFY_SOCKET="))
+                        continue;
+                r = strv_extend(&env, &n, *e);
+                if (r < 0)
+                        return r;
+        }
+        if (notify) {
+                r = strv_consume(&env, &n, TAKE_PTR(notify));
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(env);
+        return 0;
+}
+
+static int driver_spawn(Session *s, Process *p) {
+        SessionIO *sio = s->userdata;
+        Executor *x = sio->executor;
+        _cleanup_strv_free_ char **env = NULL;
+        ProcessIO *io;
+        SpawnParams params;
+        int r;
+
+        io = p->driver_data = new0(ProcessIO, 1);
+        if (!io)
+                return -ENOMEM;
+        *io = (ProcessIO) { .process = p, .gate_fd = -EBADF, .report_fd = -EBADF, .notify_fd = -EBADF };
+
+        r = process_build_environment(p, &env);
+        if (r < 0)
+                return log_error_errno(r, "Session %s: failed to prepare %s: %m", s->id, p->name);
+
+        params = (SpawnParams) {
+                .argv = p->argv,
+                .envp = env,
+                .working_directory = s->spec->working_directory,
+                .stdio = { -1, -1, -1 },
+        };
+        if (p->role == PROCESS_TARGET)
+                memcpy(params.stdio, sio->stdio, sizeof(params.stdio));
+        else {
+                /* The terminal's input is the target's: a supporter reading it would steal keys or
+                 * be stopped by SIGTTIN. */
+                if (x->null_fd < 0) {
+                        x->null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                        if (x->null_fd < 0)
+                                return log_error_errno(errno, "Failed to open /dev/null: %m");
+                }
+                params.stdio[0] = x->null_fd;
+        }
+
+        r = spawn_held(&params, &p->pid, &io->gate_fd, &io->report_fd);
+        if (r < 0)
+                return log_error_errno(r, "Session %s: failed to fork %s: %m", s->id, p->name);
+
+        r = sd_event_add_io(x->event, &io->report_source, io->report_fd, EPOLLIN, on_report, p);
+        if (r >= 0 && !tsearch(p, &x->processes_by_pid, compare_pid))
+                r = -ENOMEM;
+        if (r < 0) {
+                /* It never ran: kill it and let the reaper collect it as an orphan. */
+                (void) kill(p->pid, SIGKILL);
+                p->pid = 0;
+                return log_error_errno(r, "Session %s: failed to watch %s: %m", s->id, p->name);
+        }
+
+        /* Direct placement: the process group made at fork is the process's scope. */
+        p->placed = true;
+        log_debug("Session %s: forked %s as pid %d, held.", s->id, p->name, (int) p->pid);
+        return 0;
+}
+
+static int driver_release(Session *s, Process *p) {
+        ProcessIO *io = p->driver_data;
+        Executor *x = process_executor(p);
+
+        p->start_usec = now_usec(CLOCK_MONOTONIC);
+        if (p->role == PROCESS_TARGET && x->tty_fd >= 0) {
+                if (tcsetpgrp(x->tty_fd, p->pid) < 0)
+                        log_debug_errno(errno, "Failed to give the terminal to the target, ignoring: %m");
+                else
+                        x->tty_holder = p;
+        }
+        return spawn_release(&io->gate_fd);
+}
+
+static int driver_signal(Session *s, Process *p, int sig) {
+        if (kill(-p->pid, sig) < 0) {
+                if (errno != ESRCH)
+                        log_warning_errno(errno, "Session %s: failed to send %s to %s: %m", s->id,
+                                          sigabbrev_np(sig) ?: "signal", p->name);
+                return negative_errno();
+        }
+        log_debug("Session %s: sent SIG%s to %s.", s->id, sigabbrev_np(sig) ?: "?", p->name);
+        return 0;
+}
+
+static int on_timer(sd_event_source *source, uint64_t usec, void *userdata) {
+        Session *s = userdata;
+        SessionIO *sio = s->userdata;
+
+        for (SessionTimer t = 0; t < _SESSION_TIMER_MAX; t++)
+                if (sio->timers[t] == source)
+                        executor_dispatch(s, &(SessionEvent) { .type = SESSION_EVENT_TIMER, .timer = t });
+        return 0;
+}
+
+static int on_ready_timer(sd_event_source *source, uint64_t usec, void *userdata) {
+        Process *p = userdata;
+
+        executor_dispatch(p->session, &(SessionEvent) {
+                .type = SESSION_EVENT_TIMER,
+                .timer = SESSION_TIMER_READY_DELAY,
+                .process = p,
+        });
+        return 0;
+}
+
+static int driver_set_timer(Session *s, SessionTimer timer, Process *p, usec_t usec) {
+        SessionIO *sio = s->userdata;
+        sd_event_source **slot;
+        int r;
+
+        if (timer == SESSION_TIMER_READY_DELAY) {
+                if (!p->driver_data)
+                        return 0;
+                slot = &((ProcessIO *) p->driver_data)->ready_timer;
+        } else
+                slot = &sio->timers[timer];
+
+        if (usec == USEC_INFINITY) {
+                *slot = sd_event_source_disable_unref(*slot);
+                return 0;
+        }
+        if (*slot) {
+                r = sd_event_source_set_time_relative(*slot, usec);
+                if (r < 0)
+                        return r;
+                return sd_event_source_set_enabled(*slot, SD_EVENT_ONESHOT);
+        }
+        return sd_event_add_time_relative(sio->executor->event, slot, CLOCK_MONOTONIC, usec, 0,
+                                          timer == SESSION_TIMER_READY_DELAY ? on_ready_timer : on_timer,
+                                          timer == SESSION_TIMER_READY_DELAY ? (void *) p : (void *) s);
+}
+
+static void driver_changed(Session *s) {
+        Executor *x = ((SessionIO *) s->userdata)->executor;
+
+        if (x->changed)
+                x->changed(s, x->userdata);
+}
+
+static void driver_process_free(Session *s, Process *p) {
+        ProcessIO *io = p->driver_data;
+        Executor *x = process_executor(p);
+
+        if (!io)
+                return;
+        process_io_forget_pid(x, p);
+        if (io->lingering)
+                LIST_REMOVE(lingering, x->lingering, io);
+        if (x->tty_holder == p)
+                x->tty_holder = NULL;
+        io->gate_fd = safe_close(io->gate_fd);
+        process_io_close_report(io);
+        io->notify_source = sd_event_source_disable_unref(io->notify_source);
+        io->notify_fd = safe_close(io->notify_fd);
+        io->ready_timer = sd_event_source_disable_unref(io->ready_timer);
+        free(io);
+        p->driver_data = NULL;
+}
+
+static const SessionDriver executor_driver = {
+        .spawn = driver_spawn,
+        .release = driver_release,
+        .signal = driver_signal,
+        .set_timer = driver_set_timer,
+        .changed = driver_changed,
+        .process_free = driver_process_free,
+};
+
+static bool process_group_is_empty(pid_t pgid) {
+        return kill(-pgid, 0) < 0 && errno == ESRCH;
+}
+
+static void executor_take_terminal(Executor *x) {
+        if (x->tty_fd >= 0 && tcsetpgrp(x->tty_fd, getpgrp()) < 0)
+                log_debug_errno(errno, "Failed to take the terminal back, ignoring: %m");
+}
+
+/* The target was stopped by job control (Ctrl-Z, or reading the terminal in the background): do
+ * what a shell expects of a job, stop ourselves with the terminal back in our hands, and when we are
+ * continued hand it over again and continue the target. */
+static void executor_target_stopped(Executor *x, Process *p) {
+        sigset_t tstp;
+
+        if (getpid() == 1)
+                return; /* no job control above PID 1 */
+
+        executor_take_terminal(x);
+        sigemptyset(&tstp);
+        sigaddset(&tstp, SIGTSTP);
+        (void) kill(getpid(), SIGTSTP);
+        (void) sigprocmask(SIG_UNBLOCK, &tstp, NULL); /* stops here until SIGCONT */
+        (void) sigprocmask(SIG_BLOCK, &tstp, NULL);
+
+        if (tcsetpgrp(x->tty_fd, p->pid) < 0)
+                log_debug_errno(errno, "Failed to give the terminal back to the target, ignoring: %m");
+        (void) kill(-p->pid, SIGCONT);
+}
+
+static void executor_process_exited(Executor *x, Process *p, const siginfo_t *si) {
+        ProcessIO *io = p->driver_data;
+
+        process_io_forget_pid(x, p);
+        if (x->tty_holder == p) {
+                executor_take_terminal(x);
+                x->tty_holder = NULL;
+        }
+
+        /* The exec report first: a child that failed to exec exits at once, and that exit must not
+         * be mistaken for the program's own. */
+        process_io_drain_report(p);
+        process_io_close_report(io);
+
+        p->exit_usec = now_usec(CLOCK_MONOTONIC);
+        executor_dispatch(p->session, &(SessionEvent) {
+                .type = SESSION_EVENT_EXITED,
+                .process = p,
+                .code = si->si_code,
+                .status = si->si_status,
+        });
+
+        if (!io->lingering) {
+                io->lingering = true;
+                LIST_PREPEND(lingering, x->lingering, io);
+        }
+}
+
+static int on_sigchld(sd_event_source *source, const struct signalfd_siginfo *ssi, void *userdata) {
+        Executor *x = userdata;
+        ProcessIO *io, *next;
+
+        for (;;) {
+                siginfo_t si = {};
+                Process *p;
+
+                if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | (x->tty_fd >= 0 ? WSTOPPED : 0)) < 0) {
+                        if (errno != ECHILD)
+                                log_warning_errno(errno, "waitid() failed, ignoring: %m");
+                        break;
+                }
+                if (si.si_pid == 0)
+                        break;
+
+                p = executor_find_pid(x, si.si_pid);
+                if (si.si_code == CLD_STOPPED) {
+                        if (p && p == x->tty_holder && IN_SET(si.si_status, SIGTSTP, SIGTTIN, SIGTTOU))
+                                executor_target_stopped(x, p);
+                        continue;
+                }
+                if (!IN_SET(si.si_code, CLD_EXITED, CLD_KILLED, CLD_DUMPED))
+                        continue;
+                if (p)
+                        executor_process_exited(x, p, &si);
+                else
+                        log_debug("Reaped orphan %d.", (int) si.si_pid);
+        }
+
+        /* Only now that every zombie is collected does an empty group look empty. */
+        LIST_FOREACH_SAFE(lingering, io, next, x->lingering)
+                if (process_group_is_empty(io->process->pid)) {
+                        io->lingering = false;
+                        LIST_REMOVE(lingering, x->lingering, io);
+                        executor_dispatch(io->process->session,
+                                          &(SessionEvent) { .type = SESSION_EVENT_EMPTY, .process = io->process });
+                }
+        return 0;
+}
+
+int executor_new(Executor **ret, sd_event *event, ExecutorChangedFn changed, void *userdata) {
+        _cleanup_(executor_freep) Executor *x = NULL;
+        sigset_t mask;
+        int r;
+
+        x = new0(Executor, 1);
+        if (!x)
+                return -ENOMEM;
+        x->event = sd_event_ref(event);
+        x->changed = changed;
+        x->userdata = userdata;
+        x->tty_fd = -EBADF;
+        x->null_fd = -EBADF;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGCHLD);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return negative_errno();
+        r = sd_event_add_signal(event, &x->sigchld_source, SIGCHLD, on_sigchld, x);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(x);
+        return 0;
+}
+
+static void tree_free_nothing(void *node) {
+}
+
+Executor *executor_free(Executor *x) {
+        if (!x)
+                return NULL;
+        assert(x->n_sessions == 0);
+        sd_event_source_disable_unref(x->sigchld_source);
+        tdestroy(x->processes_by_pid, tree_free_nothing);
+        safe_close(x->null_fd);
+        sd_event_unref(x->event);
+        free(x);
+        return NULL;
+}
+
+int executor_add_session(Executor *x, const char *id, SessionSpec *spec, Session **ret) {
+        SessionIO *sio;
+        int r;
+
+        sio = new0(SessionIO, 1);
+        if (!sio) {
+                session_spec_free(spec);
+                return -ENOMEM;
+        }
+        *sio = (SessionIO) { .executor = x, .stdio = { -1, -1, -1 } };
+
+        r = session_new(ret, id, spec, &executor_driver, sio);
+        if (r < 0) {
+                free(sio);
+                return r;
+        }
+        x->n_sessions++;
+        return 0;
+}
+
+Session *executor_remove_session(Session *s) {
+        SessionIO *sio;
+
+        if (!s)
+                return NULL;
+        sio = s->userdata;
+        for (SessionTimer t = 0; t < _SESSION_TIMER_MAX; t++)
+                sd_event_source_disable_unref(sio->timers[t]);
+        session_free(s);
+        sio->executor->n_sessions--;
+        free(sio);
+        return NULL;
+}
+
+void executor_session_set_stdio(Session *s, int stdin_fd, int stdout_fd, int stderr_fd) {
+        SessionIO *sio = s->userdata;
+
+        sio->stdio[0] = stdin_fd;
+        sio->stdio[1] = stdout_fd;
+        sio->stdio[2] = stderr_fd;
+}
+
+void executor_set_terminal(Executor *x, int tty_fd) {
+        x->tty_fd = tty_fd;
+}
+
+int executor_forward_signal(Session *s, int sig) {
+        Process *t = session_target(s);
+
+        if (!t->released || process_is_gone(t))
+                return -ESRCH;
+        return driver_signal(s, t, sig);
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <systemd/sd-event.h>
+
+#include "session.h"
+
+/* The Executor puts sessions on an sd-event loop: it is the SessionDriver that forks through
+ * spawn.c, watches the exec reports, the notify sockets and the timers, and owns SIGCHLD. It is the
+ * only place that reaps: every child of this process, orphans of a subreaper included, is collected
+ * here and routed to its Process by pid. Placement is direct: the process group made at fork is the
+ * process's "scope", and a process is gone once its group is empty. */
+
+typedef struct Executor Executor;
+
+/* Called after every change of a session. It may read the session but must not free it: free
+ * finished sessions from a later event (a defer source) or after the loop ends. */
+typedef void (*ExecutorChangedFn)(Session *s, void *userdata);
+
+int executor_new(Executor **ret, sd_event *event, ExecutorChangedFn changed, void *userdata);
+Executor *executor_free(Executor *x);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Executor *, executor_free);
+
+/* A new session in state queued; start it with SESSION_EVENT_START. Takes `spec`. */
+int executor_add_session(Executor *x, const char *id, SessionSpec *spec, Session **ret);
+/* Frees a session; its processes must be gone (the session finished or never started). */
+Session *executor_remove_session(Session *s);
+
+/* Standard I/O for the session's target (-1 inherits). The fds are borrowed: keep them open until
+ * the target has been released. */
+void executor_session_set_stdio(Session *s, int stdin_fd, int stdout_fd, int stderr_fd);
+
+/* A terminal the caller has in the foreground: the target gets it while it runs, and profd takes it
+ * back when the target stops (Ctrl-Z) or ends. */
+void executor_set_terminal(Executor *x, int tty_fd);
+
+/* Sends `sig` to the target's process group when it runs; -ESRCH when there is nothing to send to. */
+int executor_forward_signal(Session *s, int sig);

@@ -1,0 +1,573 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+
+#include "session.h"
+#include "strv.h"
+
+static const char * const session_state_table[_SESSION_STATE_MAX] = {
+        [SESSION_QUEUED] = "queued",
+        [SESSION_STARTING] = "starting",
+        [SESSION_RUNNING] = "running",
+        [SESSION_PAUSED] = "paused",
+        [SESSION_STOPPING_SUPPORTERS] = "stopping-supporters",
+        [SESSION_STOPPING_TARGET] = "stopping-target",
+        [SESSION_FINISHED] = "finished",
+};
+DEFINE_STRING_TABLE_LOOKUP(session_state, SessionState, _SESSION_STATE_MAX);
+
+static const char * const session_result_table[_SESSION_RESULT_MAX] = {
+        [SESSION_RESULT_NONE] = "",
+        [SESSION_RESULT_SUCCESS] = "success",
+        [SESSION_RESULT_TARGET_FAILED] = "target-failed",
+        [SESSION_RESULT_SUPPORTER_FAILED] = "supporter-failed",
+        [SESSION_RESULT_EXEC_FAILED] = "exec-failed",
+        [SESSION_RESULT_TIMEOUT] = "timeout",
+        [SESSION_RESULT_KILLED] = "killed",
+        [SESSION_RESULT_STOPPED] = "stopped",
+};
+DEFINE_STRING_TABLE_LOOKUP(session_result, SessionResult, _SESSION_RESULT_MAX);
+
+static const char * const stop_cause_table[_STOP_CAUSE_MAX] = {
+        [STOP_CAUSE_NONE] = "none",
+        [STOP_CAUSE_TARGET_EXITED] = "target-exited",
+        [STOP_CAUSE_SUPPORTER_EXITED] = "supporter-exited",
+        [STOP_CAUSE_EXEC_FAILED] = "exec-failed",
+        [STOP_CAUSE_REQUEST] = "request",
+        [STOP_CAUSE_WATCHDOG] = "watchdog",
+};
+DEFINE_STRING_TABLE_LOOKUP(stop_cause, StopCause, _STOP_CAUSE_MAX);
+
+static const char * const process_role_table[_PROCESS_ROLE_MAX] = {
+        [PROCESS_TARGET] = "target",
+        [PROCESS_SUPPORTER] = "supporter",
+};
+DEFINE_STRING_TABLE_LOOKUP(process_role, ProcessRole, _PROCESS_ROLE_MAX);
+
+static const char * const process_state_table[_PROCESS_STATE_MAX] = {
+        [PROCESS_PENDING] = "pending",
+        [PROCESS_HELD] = "held",
+        [PROCESS_STARTING] = "starting",
+        [PROCESS_RUNNING] = "running",
+        [PROCESS_STOPPING] = "stopping",
+        [PROCESS_EXITED] = "exited",
+};
+DEFINE_STRING_TABLE_LOOKUP(process_state, ProcessState, _PROCESS_STATE_MAX);
+
+static Process *process_free(Session *s, Process *p) {
+        if (!p)
+                return NULL;
+        if (s->driver->process_free)
+                s->driver->process_free(s, p);
+        free(p->name);
+        strv_free(p->argv);
+        free(p);
+        return NULL;
+}
+
+static int session_add_process(Session *s, ProcessRole role, const char *name, ReadyMode ready_mode,
+                               usec_t ready_delay) {
+        Process *p, **grown;
+
+        grown = reallocarray(s->processes, s->n_processes + 1, sizeof(Process *));
+        if (!grown)
+                return -ENOMEM;
+        s->processes = grown;
+
+        p = new0(Process, 1);
+        if (!p)
+                return -ENOMEM;
+        *p = (Process) {
+                .session = s,
+                .role = role,
+                .name = strdup(name),
+                .ready_mode = ready_mode,
+                .ready_delay = ready_delay,
+                .state = PROCESS_PENDING,
+        };
+        if (!p->name) {
+                free(p);
+                return -ENOMEM;
+        }
+        s->processes[s->n_processes++] = p;
+        return 0;
+}
+
+int session_new(Session **ret, const char *id, SessionSpec *spec, const SessionDriver *driver, void *userdata) {
+        _cleanup_(session_spec_freep) SessionSpec *owned_spec = spec;
+        _cleanup_(session_freep) Session *s = NULL;
+        int r;
+
+        assert(ret);
+        assert(spec);
+        assert(driver && driver->spawn && driver->release && driver->signal && driver->set_timer);
+
+        s = new0(Session, 1);
+        if (!s)
+                return -ENOMEM;
+        s->driver = driver;
+        s->userdata = userdata;
+        s->state = SESSION_QUEUED;
+        s->id = strdup(id);
+        if (!s->id)
+                return -ENOMEM;
+        s->spec = TAKE_PTR(owned_spec);
+
+        r = session_add_process(s, PROCESS_TARGET, "target", READY_EXEC, 0);
+        if (r < 0)
+                return r;
+        r = strv_copy(s->spec->target, &session_target(s)->argv);
+        if (r < 0)
+                return r;
+
+        /* Supporters get their argv at spawn time, when {pid} is known. */
+        for (size_t i = 0; i < s->spec->n_supporters; i++) {
+                const SupporterSpec *sup = &s->spec->supporters[i];
+
+                r = session_add_process(s, PROCESS_SUPPORTER, sup->name, sup->ready, sup->ready_delay);
+                if (r < 0)
+                        return r;
+        }
+
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+Session *session_free(Session *s) {
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < s->n_processes; i++)
+                process_free(s, s->processes[i]);
+        free(s->processes);
+        session_spec_free(s->spec);
+        free(s->id);
+        free(s);
+        return NULL;
+}
+
+Process *session_find_process_by_pid(const Session *s, pid_t pid) {
+        for (size_t i = 0; i < s->n_processes; i++)
+                if (s->processes[i]->pid == pid && pid > 0)
+                        return s->processes[i];
+        return NULL;
+}
+
+Process *session_find_process_by_name(const Session *s, const char *name) {
+        for (size_t i = 0; i < s->n_processes; i++)
+                if (streq(s->processes[i]->name, name))
+                        return s->processes[i];
+        return NULL;
+}
+
+bool process_is_gone(const Process *p) {
+        return p->state == PROCESS_PENDING || (p->state == PROCESS_EXITED && p->empty);
+}
+
+static bool process_ended_by_sent_signal(const Process *p) {
+        if (p->sent_signal == 0)
+                return false;
+        if (p->exit_code == CLD_EXITED)
+                return p->exit_status == 128 + p->sent_signal; /* a shell's way of dying of it */
+        return p->exit_status == p->sent_signal;
+}
+
+bool process_failed(const Process *p) {
+        if (!p->released || p->state != PROCESS_EXITED || p->exec_error != 0)
+                return false;
+        if (p->exit_code == CLD_EXITED && p->exit_status == 0)
+                return false;
+        return !process_ended_by_sent_signal(p);
+}
+
+int session_exit_status(const Session *s) {
+        const Process *t = session_target(s);
+
+        if (t->exec_done && t->state == PROCESS_EXITED)
+                return t->exit_code == CLD_EXITED ? t->exit_status : 128 + t->exit_status;
+
+        /* The target never ran. Say why, as a shell would for a command it could not run. */
+        for (size_t i = 0; i < s->n_processes; i++)
+                if (s->processes[i]->exec_error != 0)
+                        return s->processes[i]->exec_error == ENOENT ? 127 : 126;
+        return 128 + SIGTERM; /* stopped before it was released */
+}
+
+const char *process_format_end(const Process *p, char *buf, size_t size) {
+        const char *sig = sigabbrev_np(p->exit_status);
+
+        if (p->exec_error != 0)
+                snprintf(buf, size, "failed to start: %s", strerror(p->exec_error));
+        else if (!p->released)
+                snprintf(buf, size, "never started");
+        else if (p->state != PROCESS_EXITED)
+                snprintf(buf, size, "%s", process_state_to_string(p->state));
+        else if (p->exit_code == CLD_EXITED)
+                snprintf(buf, size, "exited %d", p->exit_status);
+        else
+                snprintf(buf, size, "%s SIG%s%s", p->exit_code == CLD_DUMPED ? "dumped core," : "killed by",
+                         sig ?: "?", p->killed && p->exit_status == SIGKILL ? " (escalated)" : "");
+        return buf;
+}
+
+static SessionResult session_compute_result(const Session *s) {
+        bool killed = false, supporter_failed = false;
+
+        for (size_t i = 0; i < s->n_processes; i++) {
+                const Process *p = s->processes[i];
+
+                if (p->exec_error != 0)
+                        return SESSION_RESULT_EXEC_FAILED;
+                killed = killed || p->killed;
+                supporter_failed = supporter_failed || (p->role == PROCESS_SUPPORTER && process_failed(p));
+        }
+
+        /* The most telling way the session ended wins; each process keeps its own status. */
+        if (s->stop_cause == STOP_CAUSE_WATCHDOG)
+                return SESSION_RESULT_TIMEOUT;
+        if (killed)
+                return SESSION_RESULT_KILLED;
+        if (s->stop_cause == STOP_CAUSE_REQUEST)
+                return SESSION_RESULT_STOPPED;
+        if (process_failed(session_target(s)))
+                return SESSION_RESULT_TARGET_FAILED;
+        if (supporter_failed)
+                return SESSION_RESULT_SUPPORTER_FAILED;
+        return SESSION_RESULT_SUCCESS;
+}
+
+static bool session_is_active(const Session *s) {
+        return IN_SET(s->state, SESSION_STARTING, SESSION_RUNNING, SESSION_PAUSED);
+}
+
+static void session_disarm(Session *s, SessionTimer timer, Process *p) {
+        /* Disarming cannot meaningfully fail. */
+        (void) s->driver->set_timer(s, timer, p, USEC_INFINITY);
+}
+
+static int session_enter_finished(Session *s) {
+        session_disarm(s, SESSION_TIMER_STOP, NULL);
+        session_disarm(s, SESSION_TIMER_MAX_DURATION, NULL);
+        s->result = session_compute_result(s);
+        s->state = SESSION_FINISHED;
+        return 0;
+}
+
+/* Asks `p` to go: SIGTERM to everything of it. A process still held at its gate never ran any code
+ * of its own, so it is simply killed, which counts as nothing. */
+static void session_terminate_process(Session *s, Process *p) {
+        if (process_is_gone(p))
+                return;
+        if (!p->released) {
+                (void) s->driver->signal(s, p, SIGKILL);
+                return;
+        }
+        (void) s->driver->signal(s, p, SIGTERM);
+        if (s->paused_on_stop)
+                (void) s->driver->signal(s, p, SIGCONT);
+        p->sent_signal = SIGTERM;
+        if (p->state != PROCESS_EXITED)
+                p->state = PROCESS_STOPPING;
+}
+
+static int session_arm_stop_timer(Session *s) {
+        return s->driver->set_timer(s, SESSION_TIMER_STOP, NULL, s->spec->stop_timeout);
+}
+
+static int session_enter_stopping_target(Session *s) {
+        Process *t = session_target(s);
+
+        s->state = SESSION_STOPPING_TARGET;
+        session_disarm(s, SESSION_TIMER_STOP, NULL);
+        if (process_is_gone(t))
+                return session_enter_finished(s);
+        session_terminate_process(s, t);
+        return session_arm_stop_timer(s);
+}
+
+static bool session_supporters_gone(const Session *s) {
+        for (size_t i = 1; i < s->n_processes; i++)
+                if (!process_is_gone(s->processes[i]))
+                        return false;
+        return true;
+}
+
+/* Moves the teardown on once the current stage has nothing left. */
+static int session_check_progress(Session *s) {
+        if (s->state == SESSION_STOPPING_SUPPORTERS && session_supporters_gone(s))
+                return session_enter_stopping_target(s);
+        if (s->state == SESSION_STOPPING_TARGET && process_is_gone(session_target(s)))
+                return session_enter_finished(s);
+        return 0;
+}
+
+static int session_begin_stop(Session *s, StopCause cause) {
+        if (s->state == SESSION_QUEUED) {
+                /* Never started: nothing to tear down. */
+                s->stop_cause = cause;
+                return session_enter_finished(s);
+        }
+        if (!session_is_active(s))
+                return 0;
+
+        if (s->stop_cause == STOP_CAUSE_NONE)
+                s->stop_cause = cause;
+        s->paused_on_stop = s->state == SESSION_PAUSED;
+        session_disarm(s, SESSION_TIMER_MAX_DURATION, NULL);
+        for (size_t i = 0; i < s->n_processes; i++)
+                if (s->processes[i]->ready_mode == READY_DELAY)
+                        session_disarm(s, SESSION_TIMER_READY_DELAY, s->processes[i]);
+
+        s->state = SESSION_STOPPING_SUPPORTERS;
+        for (size_t i = 1; i < s->n_processes; i++)
+                session_terminate_process(s, s->processes[i]);
+        if (session_supporters_gone(s))
+                return session_enter_stopping_target(s);
+        return session_arm_stop_timer(s);
+}
+
+/* The grace of the current stage is over: SIGKILL what is left of it. */
+static int session_kill_stage(Session *s) {
+        size_t from, to;
+
+        if (s->state == SESSION_STOPPING_SUPPORTERS)
+                from = 1, to = s->n_processes;
+        else if (s->state == SESSION_STOPPING_TARGET)
+                from = 0, to = 1;
+        else
+                return 0;
+
+        session_disarm(s, SESSION_TIMER_STOP, NULL);
+        for (size_t i = from; i < to; i++) {
+                Process *p = s->processes[i];
+
+                if (process_is_gone(p) || !p->released)
+                        continue;
+                (void) s->driver->signal(s, p, SIGKILL);
+                p->sent_signal = SIGKILL;
+                p->killed = true;
+        }
+        return 0;
+}
+
+/* The gate opens: `p` may execve(). A failure here is a failure to start it. */
+static int session_release_process(Session *s, Process *p) {
+        int r;
+
+        r = s->driver->release(s, p);
+        if (r < 0) {
+                p->exec_error = -r;
+                return session_begin_stop(s, STOP_CAUSE_EXEC_FAILED);
+        }
+        p->released = true;
+        p->state = PROCESS_STARTING;
+        return 0;
+}
+
+/* The target runs only once it is in its scope and every supporter is ready, so the profilers see
+ * it from its first instruction. */
+static int session_maybe_release_target(Session *s) {
+        Process *t = session_target(s);
+        int r;
+
+        if (s->state != SESSION_STARTING || t->state != PROCESS_HELD || !t->placed)
+                return 0;
+        for (size_t i = 1; i < s->n_processes; i++)
+                if (s->processes[i]->state != PROCESS_RUNNING)
+                        return 0;
+
+        r = session_release_process(s, t);
+        if (r < 0)
+                return r;
+        if (s->state == SESSION_STARTING)
+                s->state = SESSION_RUNNING;
+        return 0;
+}
+
+static int session_process_placed(Session *s, Process *p) {
+        if (!p->placed || p->state != PROCESS_HELD)
+                return 0;
+        if (!session_is_active(s)) {
+                session_terminate_process(s, p);
+                return 0;
+        }
+        if (p->role == PROCESS_SUPPORTER)
+                return session_release_process(s, p);
+        return session_maybe_release_target(s);
+}
+
+static int session_check_ready(Session *s, Process *p) {
+        if (p->state != PROCESS_STARTING || !p->exec_done || !p->ready)
+                return 0;
+        p->state = PROCESS_RUNNING;
+        return session_maybe_release_target(s);
+}
+
+static int session_process_exec(Session *s, Process *p, int error) {
+        if (p->exec_done || p->exec_error != 0)
+                return 0; /* reported already */
+        if (error != 0) {
+                /* Also before release: the child failed to set itself up at the gate. */
+                p->exec_error = error;
+                return session_begin_stop(s, STOP_CAUSE_EXEC_FAILED);
+        }
+        if (!p->released)
+                return 0; /* the report pipe closed because a held child died: not an exec */
+
+        p->exec_done = true;
+        if (p->role == PROCESS_TARGET || p->ready_mode == READY_EXEC)
+                p->ready = true;
+        else if (p->ready_mode == READY_DELAY && p->state == PROCESS_STARTING) {
+                int r = s->driver->set_timer(s, SESSION_TIMER_READY_DELAY, p, p->ready_delay);
+                if (r < 0)
+                        return r;
+        }
+        return session_check_ready(s, p);
+}
+
+static int session_spawn(Session *s, Process *p) {
+        int r;
+
+        r = s->driver->spawn(s, p);
+        if (r < 0) {
+                p->exec_error = -r;
+                return session_begin_stop(s, STOP_CAUSE_EXEC_FAILED);
+        }
+        p->state = PROCESS_HELD;
+        return session_process_placed(s, p);
+}
+
+static int session_enter_starting(Session *s) {
+        Process *t = session_target(s);
+        int r;
+
+        s->state = SESSION_STARTING;
+        if (s->spec->max_duration != USEC_INFINITY) {
+                r = s->driver->set_timer(s, SESSION_TIMER_MAX_DURATION, NULL, s->spec->max_duration);
+                if (r < 0)
+                        return r;
+        }
+
+        /* The target first, held, so that supporters can be given its pid. */
+        r = session_spawn(s, t);
+        if (r < 0 || s->state != SESSION_STARTING)
+                return r;
+
+        for (size_t i = 1; i < s->n_processes && s->state == SESSION_STARTING; i++) {
+                Process *p = s->processes[i];
+
+                r = argv_substitute_pid(s->spec->supporters[i - 1].argv, t->pid, &p->argv);
+                if (r < 0)
+                        return r;
+                r = session_spawn(s, p);
+                if (r < 0)
+                        return r;
+        }
+        return session_maybe_release_target(s);
+}
+
+static int session_process_exited(Session *s, Process *p, int code, int status) {
+        if (p->state == PROCESS_EXITED || p->state == PROCESS_PENDING)
+                return 0;
+
+        p->exit_code = code;
+        p->exit_status = status;
+        p->state = PROCESS_EXITED;
+        if (p->ready_mode == READY_DELAY)
+                session_disarm(s, SESSION_TIMER_READY_DELAY, p);
+
+        if (session_is_active(s))
+                return session_begin_stop(s, p->role == PROCESS_TARGET ? STOP_CAUSE_TARGET_EXITED
+                                                                        : STOP_CAUSE_SUPPORTER_EXITED);
+        return session_check_progress(s);
+}
+
+static int session_set_paused(Session *s, bool pause) {
+        if (s->state != (pause ? SESSION_RUNNING : SESSION_PAUSED))
+                return -EBUSY;
+        for (size_t i = 0; i < s->n_processes; i++) {
+                Process *p = s->processes[i];
+
+                if (p->released && !process_is_gone(p))
+                        (void) s->driver->signal(s, p, pause ? SIGSTOP : SIGCONT);
+        }
+        s->state = pause ? SESSION_PAUSED : SESSION_RUNNING;
+        return 0;
+}
+
+static int session_timer_elapsed(Session *s, SessionTimer timer, Process *p) {
+        switch (timer) {
+        case SESSION_TIMER_STOP:
+                return session_kill_stage(s);
+        case SESSION_TIMER_MAX_DURATION:
+                return session_begin_stop(s, STOP_CAUSE_WATCHDOG);
+        case SESSION_TIMER_READY_DELAY:
+                p->ready = true;
+                return session_check_ready(s, p);
+        default:
+                assert(false);
+                return -EINVAL;
+        }
+}
+
+int session_dispatch(Session *s, const SessionEvent *e) {
+        Process *p = e->process;
+        int r;
+
+        assert(s);
+        assert(e);
+        assert(!p || p->session == s);
+
+        if (s->state == SESSION_FINISHED)
+                return e->type == SESSION_EVENT_STOP ? 0 : -EBUSY;
+
+        switch (e->type) {
+        case SESSION_EVENT_START:
+                r = s->state == SESSION_QUEUED ? session_enter_starting(s) : -EBUSY;
+                break;
+        case SESSION_EVENT_PLACED:
+                p->placed = true;
+                r = session_process_placed(s, p);
+                break;
+        case SESSION_EVENT_EXEC:
+                r = session_process_exec(s, p, e->error);
+                break;
+        case SESSION_EVENT_READY:
+                /* Only a notify supporter's READY=1 counts; it may arrive before we saw the exec. */
+                if (p->ready_mode != READY_NOTIFY || p->role != PROCESS_SUPPORTER)
+                        return 0;
+                p->ready = true;
+                r = session_check_ready(s, p);
+                break;
+        case SESSION_EVENT_EXITED:
+                r = session_process_exited(s, p, e->code, e->status);
+                break;
+        case SESSION_EVENT_EMPTY:
+                p->empty = true;
+                r = session_check_progress(s);
+                break;
+        case SESSION_EVENT_STOP:
+                r = session_begin_stop(s, e->cause);
+                break;
+        case SESSION_EVENT_ESCALATE:
+                r = session_begin_stop(s, STOP_CAUSE_REQUEST);
+                if (r >= 0)
+                        r = session_kill_stage(s);
+                break;
+        case SESSION_EVENT_TIMER:
+                r = session_timer_elapsed(s, e->timer, p);
+                break;
+        case SESSION_EVENT_PAUSE:
+        case SESSION_EVENT_RESUME:
+                r = session_set_paused(s, e->type == SESSION_EVENT_PAUSE);
+                break;
+        default:
+                assert(false);
+                return -EINVAL;
+        }
+
+        if (r >= 0 && s->driver->changed)
+                s->driver->changed(s);
+        return r;
+}
