@@ -401,8 +401,8 @@ static void executor_target_stopped(Executor *x, Process *p) {
 
 static void executor_process_exited(Executor *x, Process *p, const siginfo_t *si) {
         ProcessIO *io = p->driver_data;
+        bool empty;
 
-        process_io_forget_pid(x, p);
         if (x->tty_holder == p) {
                 executor_take_terminal(x);
                 x->tty_holder = NULL;
@@ -413,22 +413,27 @@ static void executor_process_exited(Executor *x, Process *p, const siginfo_t *si
         process_io_drain_report(p);
         process_io_close_report(io);
 
+        empty = process_group_is_empty(p->pid);
+        if (!empty) {
+                io->lingering = true;
+                LIST_PREPEND(lingering, x->lingering, io);
+        }
         p->exit_usec = now_usec(CLOCK_MONOTONIC);
         executor_dispatch(p->session, &(SessionEvent) {
                 .type = SESSION_EVENT_EXITED,
                 .process = p,
                 .code = si->si_code,
                 .status = si->si_status,
+                .empty = empty,
         });
-
-        if (!io->lingering) {
-                io->lingering = true;
-                LIST_PREPEND(lingering, x->lingering, io);
-        }
 }
 
+/* Collects every child that changed state. Exits are only acted on once all zombies are gone, so
+ * that a process group that is empty also looks empty. */
 static int on_sigchld(sd_event_source *source, const struct signalfd_siginfo *ssi, void *userdata) {
         Executor *x = userdata;
+        _cleanup_free_ struct { Process *process; siginfo_t si; } *exits = NULL;
+        size_t n_exits = 0, n_allocated = 0;
         ProcessIO *io, *next;
 
         for (;;) {
@@ -451,13 +456,31 @@ static int on_sigchld(sd_event_source *source, const struct signalfd_siginfo *ss
                 }
                 if (!IN_SET(si.si_code, CLD_EXITED, CLD_KILLED, CLD_DUMPED))
                         continue;
-                if (p)
-                        executor_process_exited(x, p, &si);
-                else
+                if (!p) {
                         log_debug("Reaped orphan %d.", (int) si.si_pid);
+                        continue;
+                }
+
+                /* Reaped: the pid may be reused from now on, so forget it at once. */
+                process_io_forget_pid(x, p);
+                if (n_exits >= n_allocated) {
+                        typeof(exits) grown = reallocarray(exits, MAX(n_allocated * 2, 8u), sizeof(*exits));
+                        if (!grown) {
+                                log_oom();
+                                /* Cannot defer it: act on it now, emptiness may be seen late. */
+                                executor_process_exited(x, p, &si);
+                                continue;
+                        }
+                        exits = grown;
+                        n_allocated = MAX(n_allocated * 2, 8u);
+                }
+                exits[n_exits].process = p;
+                exits[n_exits++].si = si;
         }
 
-        /* Only now that every zombie is collected does an empty group look empty. */
+        for (size_t i = 0; i < n_exits; i++)
+                executor_process_exited(x, exits[i].process, &exits[i].si);
+
         LIST_FOREACH_SAFE(lingering, io, next, x->lingering)
                 if (process_group_is_empty(io->process->pid)) {
                         io->lingering = false;

@@ -257,8 +257,8 @@ static int session_enter_finished(Session *s) {
 /* Asks `p` to go: SIGTERM to everything of it. A process still held at its gate never ran any code
  * of its own, so it is simply killed, which counts as nothing. */
 static void session_terminate_process(Session *s, Process *p) {
-        if (process_is_gone(p))
-                return;
+        if (process_is_gone(p) || p->exec_error != 0)
+                return; /* a child that failed to exec is exiting by itself */
         if (!p->released) {
                 (void) s->driver->signal(s, p, SIGKILL);
                 return;
@@ -467,13 +467,14 @@ static int session_enter_starting(Session *s) {
         return session_maybe_release_target(s);
 }
 
-static int session_process_exited(Session *s, Process *p, int code, int status) {
+static int session_process_exited(Session *s, Process *p, int code, int status, bool empty) {
         if (p->state == PROCESS_EXITED || p->state == PROCESS_PENDING)
                 return 0;
 
         p->exit_code = code;
         p->exit_status = status;
         p->state = PROCESS_EXITED;
+        p->empty = empty;
         if (p->ready_mode == READY_DELAY)
                 session_disarm(s, SESSION_TIMER_READY_DELAY, p);
 
@@ -541,7 +542,7 @@ int session_dispatch(Session *s, const SessionEvent *e) {
                 r = session_check_ready(s, p);
                 break;
         case SESSION_EVENT_EXITED:
-                r = session_process_exited(s, p, e->code, e->status);
+                r = session_process_exited(s, p, e->code, e->status, e->empty);
                 break;
         case SESSION_EVENT_EMPTY:
                 p->empty = true;

@@ -126,7 +126,8 @@ typedef enum SessionEventType {
         SESSION_EVENT_PLACED,           /* .process is in its scope */
         SESSION_EVENT_EXEC,             /* .process execve() done; .error is a positive errno on failure */
         SESSION_EVENT_READY,            /* .process sent READY=1 */
-        SESSION_EVENT_EXITED,           /* .process main pid reaped: .code (CLD_*), .status */
+        SESSION_EVENT_EXITED,           /* .process main pid reaped: .code (CLD_*), .status, and
+                                         * .empty if nothing else of it is left */
         SESSION_EVENT_EMPTY,            /* nothing of .process is left */
         SESSION_EVENT_STOP,             /* begin the ordered teardown with .cause */
         SESSION_EVENT_ESCALATE,         /* skip the grace: SIGKILL the current stage now */
@@ -142,6 +143,7 @@ typedef struct SessionEvent {
         int error;
         int code;
         int status;
+        bool empty;
         StopCause cause;
         SessionTimer timer;
 } SessionEvent;
