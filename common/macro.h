@@ -2,6 +2,7 @@
 #pragma once
 
 #include <errno.h>
+#include <string.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,7 @@
 
 /* Hand over ownership: return the value and leave NULL (or -EBADF) behind. */
 #define TAKE_GENERIC(var, type, nullvalue)                       \
-        ({                                                       \
+        __extension__ ({                                                       \
                 type *_pvar_ = &(var);                           \
                 type _var_ = *_pvar_;                            \
                 type _nullvalue_ = nullvalue;                    \
@@ -33,11 +34,15 @@
 #define TAKE_PTR(ptr) TAKE_GENERIC(ptr, typeof(ptr), NULL)
 #define TAKE_FD(fd) TAKE_GENERIC(fd, int, -EBADF)
 
+/* Lets a macro that defines functions be followed by ';' even under -Wpedantic. */
+#define _ALLOW_TRAILING_SEMICOLON_ struct __useless_struct_to_allow_trailing_semicolon__
+
 #define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                  \
         static inline void func##p(type *p) {                    \
                 if (*p)                                          \
                         *p = func(*p);                           \
-        }
+        }                                                        \
+        _ALLOW_TRAILING_SEMICOLON_
 
 static inline void freep(void *p) {
         free(*(void **) p);
@@ -72,7 +77,13 @@ static inline bool streq_ptr(const char *a, const char *b) {
 #define streq(a, b) (strcmp((a), (b)) == 0)
 
 static inline const char *strempty(const char *s) {
-        return s ?: "";
+        return s ? s : "";
+}
+
+/* "TERM" for SIGTERM; never NULL, so it can go straight into "SIG%s". */
+static inline const char *signal_abbrev(int sig) {
+        const char *s = sigabbrev_np(sig);
+        return s ? s : "?";
 }
 
 static inline const char *startswith(const char *s, const char *prefix) {
@@ -81,7 +92,7 @@ static inline const char *startswith(const char *s, const char *prefix) {
 }
 
 #define IN_SET(x, first, ...)                                                    \
-        ({                                                                       \
+        __extension__ ({                                                                       \
                 bool _found_ = false;                                            \
                 const typeof(first) _set_[] = { first, __VA_ARGS__ };            \
                 for (size_t _i_ = 0; _i_ < ELEMENTSOF(_set_); _i_++)             \
@@ -111,7 +122,8 @@ static inline int negative_errno(void) {
                         if (name##_table[i] && streq(name##_table[i], s))        \
                                 return (type) i;                                 \
                 return -EINVAL;                                                  \
-        }
+        }                                                                        \
+        _ALLOW_TRAILING_SEMICOLON_
 
 #define new0(type, n) ((type *) calloc((n), sizeof(type)))
 

@@ -173,7 +173,7 @@ static int process_io_open_notify(Process *p, char **ret_env) {
 /* The environment a process starts with: the session's, with NOTIFY_SOCKET pointing at profd for
  * notify supporters. */
 static int process_build_environment(Process *p, char ***ret) {
-        char * const *base = p->session->spec->environment ?: environ;
+        char * const *base = p->session->spec->environment ? p->session->spec->environment : environ;
         _cleanup_strv_free_ char **env = NULL;
         _cleanup_free_ char *notify = NULL;
         size_t n = 0;
@@ -278,10 +278,10 @@ static int driver_signal(Session *s, Process *p, int sig) {
         if (kill(-p->pid, sig) < 0) {
                 if (errno != ESRCH)
                         log_warning_errno(errno, "Session %s: failed to send %s to %s: %m", s->id,
-                                          sigabbrev_np(sig) ?: "signal", p->name);
+                                          signal_abbrev(sig), p->name);
                 return negative_errno();
         }
-        log_debug("Session %s: sent SIG%s to %s.", s->id, sigabbrev_np(sig) ?: "?", p->name);
+        log_debug("Session %s: sent SIG%s to %s.", s->id, signal_abbrev(sig), p->name);
         return 0;
 }
 
@@ -437,7 +437,7 @@ static int on_sigchld(sd_event_source *source, const struct signalfd_siginfo *ss
         ProcessIO *io, *next;
 
         for (;;) {
-                siginfo_t si = {};
+                siginfo_t si = { 0 };
                 Process *p;
 
                 if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | (x->tty_fd >= 0 ? WSTOPPED : 0)) < 0) {

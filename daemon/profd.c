@@ -6,7 +6,7 @@
 #include "run.h"
 
 static void help(void) {
-        printf("%1$s [OPTIONS] VERB ...\n"
+        printf("%s [OPTIONS] VERB ...\n"
                "\n"
                "Run profiling sessions: a process under test and the processes that watch it.\n"
                "\n"
@@ -17,8 +17,8 @@ static void help(void) {
                "  -h --help      Show this help\n"
                "     --version  Show the version\n"
                "\n"
-               "See '%1$s run --help' and profd(8).\n",
-               program_invocation_short_name);
+               "See '%s run --help' and profd(8).\n",
+               program_invocation_short_name, program_invocation_short_name);
 }
 
 int main(int argc, char *argv[]) {

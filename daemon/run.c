@@ -37,7 +37,7 @@ static const int forward_signals[] = {
 };
 
 static void help(void) {
-        printf("%1$s run [OPTIONS] -- TARGET [ARGS...]\n"
+        printf("%s run [OPTIONS] -- TARGET [ARGS...]\n"
                "\n"
                "Run one profiling session in this process: TARGET under test, watched by the\n"
                "supporting processes given with -s. The target is held before its first\n"
@@ -99,7 +99,7 @@ static int parse_argv(int argc, char *argv[], SessionSpec *spec, RunContext *c, 
                 { "quiet",        no_argument,       NULL, 'q'              },
                 { "help",         no_argument,       NULL, 'h'              },
                 { "version",      no_argument,       NULL, ARG_VERSION      },
-                {}
+                { 0 }
         };
         bool ready_given = false;
         int opt, r;
@@ -108,7 +108,7 @@ static int parse_argv(int argc, char *argv[], SessionSpec *spec, RunContext *c, 
         while ((opt = getopt_long(argc, argv, "+s:qh", options, NULL)) >= 0)
                 switch (opt) {
                 case 's': {
-                        ShellSplitError e = {};
+                        ShellSplitError e = { 0 };
 
                         r = session_spec_add_supporter(spec, optarg, &e);
                         if (r == -ENOMEM)
@@ -151,7 +151,7 @@ static int parse_argv(int argc, char *argv[], SessionSpec *spec, RunContext *c, 
                                 return r;
                         break;
                 case ARG_JSON:
-                        *ret_json_path = optarg ?: "-";
+                        *ret_json_path = optarg ? optarg : "-";
                         break;
                 case 'q':
                         c->quiet = true;
@@ -210,18 +210,18 @@ static int on_signal(sd_event_source *source, const struct signalfd_siginfo *si,
         if (!stop) {
                 r = executor_forward_signal(c->session, sig);
                 if (r == -ESRCH)
-                        log_debug("Received SIG%s, but the target is not running: dropped.", sigabbrev_np(sig) ?: "?");
+                        log_debug("Received SIG%s, but the target is not running: dropped.", signal_abbrev(sig));
                 return 0;
         }
 
         if (++c->n_stop_signals == 1) {
                 if (!c->quiet)
                         log_info("Received SIG%s: stopping supporters, then the target. Again to kill.",
-                                 sigabbrev_np(sig));
+                                 signal_abbrev(sig));
                 r = session_dispatch(c->session, &(SessionEvent) { .type = SESSION_EVENT_STOP, .cause = STOP_CAUSE_REQUEST });
         } else {
                 if (!c->quiet)
-                        log_info("Received SIG%s again: killing what is left.", sigabbrev_np(sig));
+                        log_info("Received SIG%s again: killing what is left.", signal_abbrev(sig));
                 r = session_dispatch(c->session, &(SessionEvent) { .type = SESSION_EVENT_ESCALATE });
         }
         if (r < 0 && r != -EBUSY)
@@ -289,7 +289,7 @@ static void write_json(FILE *f, const Session *s) {
                         fprintf(f, ",\"exit_code\":%d,\"signal\":null", p->exit_status);
                 else if (p->state == PROCESS_EXITED) {
                         fputs(",\"exit_code\":null,\"signal\":", f);
-                        json_write_string(f, sigabbrev_np(p->exit_status) ?: "?");
+                        json_write_string(f, signal_abbrev(p->exit_status));
                 } else
                         fputs(",\"exit_code\":null,\"signal\":null", f);
                 fputs(",\"exec_error\":", f);
@@ -323,7 +323,7 @@ int verb_run(int argc, char *argv[]) {
         _cleanup_(executor_freep) Executor *executor = NULL;
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         const char *json_path = NULL, *message;
-        RunContext c = {};
+        RunContext c = { 0 };
         sigset_t mask;
         int r, status;
 

@@ -195,7 +195,6 @@ int session_exit_status(const Session *s) {
 }
 
 const char *process_format_end(const Process *p, char *buf, size_t size) {
-        const char *sig = sigabbrev_np(p->exit_status);
 
         if (p->exec_error != 0)
                 snprintf(buf, size, "failed to start: %s", strerror(p->exec_error));
@@ -207,7 +206,7 @@ const char *process_format_end(const Process *p, char *buf, size_t size) {
                 snprintf(buf, size, "exited %d", p->exit_status);
         else
                 snprintf(buf, size, "%s SIG%s%s", p->exit_code == CLD_DUMPED ? "dumped core," : "killed by",
-                         sig ?: "?", p->killed && p->exit_status == SIGKILL ? " (escalated)" : "");
+                         signal_abbrev(p->exit_status), p->killed && p->exit_status == SIGKILL ? " (escalated)" : "");
         return buf;
 }
 

@@ -89,7 +89,9 @@ static int child_exec(char * const *argv, char * const *envp) {
                 return errno;
         }
 
-        path = child_getenv(envp, "PATH") ?: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+        path = child_getenv(envp, "PATH");
+        if (!path)
+                path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
         for (p = path;; p++) {
                 const char *end = strchrnul(p, ':');
                 size_t dl = end - p, fl = strlen(argv[0]);

@@ -49,7 +49,7 @@ static int rec_release(Session *s, Process *p) {
 }
 
 static int rec_signal(Session *s, Process *p, int sig) {
-        record(s->userdata, "%s %s", sigabbrev_np(sig), p->name);
+        record(s->userdata, "%s %s", signal_abbrev(sig), p->name);
         return 0;
 }
 

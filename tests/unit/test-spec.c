@@ -24,7 +24,7 @@ static void assert_split(const char *in, const char * const *expected) {
 
 static void assert_split_error(const char *in, size_t offset, const char *reason) {
         _cleanup_strv_free_ char **words = NULL;
-        ShellSplitError e = {};
+        ShellSplitError e = { 0 };
 
         ck_assert_int_eq(shell_split(in, &words, &e), -EINVAL);
         ck_assert_ptr_null(words);
@@ -76,7 +76,7 @@ END_TEST
 
 START_TEST(test_add_supporter) {
         _cleanup_(session_spec_freep) SessionSpec *spec = NULL;
-        ShellSplitError e = {};
+        ShellSplitError e = { 0 };
 
         ck_assert_int_eq(session_spec_new(&spec), 0);
         ck_assert_int_eq(session_spec_add_supporter(spec, "/usr/bin/perf record -p {pid}", &e), 0);
