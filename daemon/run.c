@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <termios.h>
 
 #include "config.h"
@@ -199,10 +200,9 @@ static int block_signals(sigset_t *ret_mask) {
         return 0;
 }
 
-static int on_signal(sd_event_source *source, const struct signalfd_siginfo *si, void *userdata) {
-        RunContext *c = userdata;
-        int sig = si->ssi_signo, r;
+static void handle_signal(RunContext *c, int sig) {
         bool stop = false;
+        int r;
 
         for (size_t i = 0; i < ELEMENTSOF(stop_signals); i++)
                 stop = stop || sig == stop_signals[i];
@@ -211,7 +211,7 @@ static int on_signal(sd_event_source *source, const struct signalfd_siginfo *si,
                 r = executor_forward_signal(c->session, sig);
                 if (r == -ESRCH)
                         log_debug("Received SIG%s, but the target is not running: dropped.", signal_abbrev(sig));
-                return 0;
+                return;
         }
 
         if (++c->n_stop_signals == 1) {
@@ -226,7 +226,36 @@ static int on_signal(sd_event_source *source, const struct signalfd_siginfo *si,
         }
         if (r < 0 && r != -EBUSY)
                 log_warning_errno(r, "Failed to stop the session: %m");
+}
+
+static int on_signalfd(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
+        struct signalfd_siginfo si;
+        ssize_t n;
+
+        while ((n = read(fd, &si, sizeof(si))) == sizeof(si))
+                handle_signal(userdata, (int) si.ssi_signo);
+        if (n < 0 && errno != EAGAIN && errno != EINTR)
+                return log_error_errno(errno, "Failed to read signals: %m");
         return 0;
+}
+
+/* One signalfd for the ~50 signals we stop on or forward: one sd-event source per signal would cost
+ * a signalfd() update each, and this is on the path of every `profd run`. */
+static int watch_signals(sd_event *event, const sigset_t *mask, RunContext *c) {
+        _cleanup_close_ int fd = -EBADF;
+        sd_event_source *source;
+        int r;
+
+        fd = signalfd(-1, mask, SFD_NONBLOCK | SFD_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        r = sd_event_add_io(event, &source, fd, EPOLLIN, on_signalfd, c);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_io_fd_own(source, true);
+        TAKE_FD(fd);
+        /* Floating: the loop owns it and frees it with itself. */
+        return sd_event_source_set_floating(source, true);
 }
 
 static void on_session_changed(Session *s, void *userdata) {
@@ -368,14 +397,11 @@ int verb_run(int argc, char *argv[]) {
                 goto fail;
         }
         c.event = event;
-        for (int sig = 1; sig < _NSIG; sig++)
-                if (sigismember(&mask, sig) == 1) {
-                        r = sd_event_add_signal(event, NULL, sig, on_signal, &c);
-                        if (r < 0) {
-                                log_error_errno(r, "Failed to watch signal %d: %m", sig);
-                                goto fail;
-                        }
-                }
+        r = watch_signals(event, &mask, &c);
+        if (r < 0) {
+                log_error_errno(r, "Failed to watch signals: %m");
+                goto fail;
+        }
 
         r = executor_new(&executor, event, on_session_changed, &c);
         if (r < 0) {
