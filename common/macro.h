@@ -132,3 +132,9 @@ static inline void closedirp(DIR **d) {
         if (*d)
                 (void) closedir(*d);
 }
+
+#include <stdio.h>
+static inline void fclosep(FILE **f) {
+        if (*f)
+                (void) fclose(*f);
+}

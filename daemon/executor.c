@@ -30,6 +30,13 @@ struct Executor {
         Process *tty_holder;            /* the target that has the terminal */
         int null_fd;                    /* /dev/null: supporters' stdin */
 
+        /* With a single session (profd run), children of ours that no Process knows (orphans that
+         * left their process group, with setsid() say) are still the session's: they count as part
+         * of this target's scope. */
+        Process *stray_owner;
+        pid_t *strays_signalled;        /* strays that got the owner's teardown signal */
+        size_t n_strays_signalled;
+
         ExecutorChangedFn changed;
         void *userdata;
 };
@@ -204,6 +211,8 @@ static int process_build_environment(Process *p, char ***ret) {
         return 0;
 }
 
+static void executor_signal_strays(Executor *x, int sig, bool only_new);
+
 static int driver_spawn(Session *s, Process *p) {
         SessionIO *sio = s->userdata;
         Executor *x = sio->executor;
@@ -275,6 +284,10 @@ static int driver_release(Session *s, Process *p) {
 }
 
 static int driver_signal(Session *s, Process *p, int sig) {
+        Executor *x = process_executor(p);
+
+        if (p == x->stray_owner && IN_SET(sig, SIGTERM, SIGKILL, SIGSTOP, SIGCONT))
+                executor_signal_strays(x, sig, false);
         if (kill(-p->pid, sig) < 0) {
                 if (errno != ESRCH)
                         log_warning_errno(errno, "Session %s: failed to send %s to %s: %m", s->id,
@@ -351,6 +364,8 @@ static void driver_process_free(Session *s, Process *p) {
                 LIST_REMOVE(lingering, x->lingering, io);
         if (x->tty_holder == p)
                 x->tty_holder = NULL;
+        if (x->stray_owner == p)
+                x->stray_owner = NULL;
         io->gate_fd = safe_close(io->gate_fd);
         process_io_close_report(io);
         io->notify_source = sd_event_source_disable_unref(io->notify_source);
@@ -371,6 +386,84 @@ static const SessionDriver executor_driver = {
 
 static bool process_group_is_empty(pid_t pgid) {
         return kill(-pgid, 0) < 0 && errno == ESRCH;
+}
+
+/* Our children that no Process tracks. Needs CONFIG_PROC_CHILDREN; without it there are none. */
+static int executor_list_strays(Executor *x, pid_t **ret, size_t *ret_n) {
+        _cleanup_free_ pid_t *strays = NULL;
+        _cleanup_(fclosep) FILE *f = NULL;
+        char path[64];
+        size_t n = 0, allocated = 0;
+        int pid;
+
+        snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int) getpid());
+        f = fopen(path, "re");
+        if (!f) {
+                *ret = NULL;
+                *ret_n = 0;
+                return errno == ENOENT ? 0 : negative_errno();
+        }
+        while (fscanf(f, "%d", &pid) == 1) {
+                if (executor_find_pid(x, pid))
+                        continue;
+                if (n >= allocated) {
+                        pid_t *grown = reallocarray(strays, MAX(allocated * 2, 8u), sizeof(pid_t));
+                        if (!grown)
+                                return -ENOMEM;
+                        strays = grown;
+                        allocated = MAX(allocated * 2, 8u);
+                }
+                strays[n++] = pid;
+        }
+        *ret = TAKE_PTR(strays);
+        *ret_n = n;
+        return 0;
+}
+
+static bool executor_stray_was_signalled(Executor *x, pid_t pid) {
+        for (size_t i = 0; i < x->n_strays_signalled; i++)
+                if (x->strays_signalled[i] == pid)
+                        return true;
+        return false;
+}
+
+/* Sends `sig` to every stray, and to its group if it leads one. With `only_new`, skips the strays
+ * that got a teardown signal already, so that a SIGTERM is not repeated at each one's exit. */
+static void executor_signal_strays(Executor *x, int sig, bool only_new) {
+        _cleanup_free_ pid_t *strays = NULL;
+        size_t n;
+
+        if (executor_list_strays(x, &strays, &n) < 0)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                if (only_new && executor_stray_was_signalled(x, strays[i]))
+                        continue;
+                (void) kill(strays[i], sig);
+                if (getpgid(strays[i]) == strays[i])
+                        (void) kill(-strays[i], sig);
+                log_debug("Sent SIG%s to stray process %d.", signal_abbrev(sig), (int) strays[i]);
+                if (!executor_stray_was_signalled(x, strays[i])) {
+                        pid_t *grown = reallocarray(x->strays_signalled, x->n_strays_signalled + 1, sizeof(pid_t));
+                        if (grown) {
+                                x->strays_signalled = grown;
+                                x->strays_signalled[x->n_strays_signalled++] = strays[i];
+                        }
+                }
+        }
+}
+
+/* Nothing of `p` is left: its process group is empty, and for the owner of strays, no stray is. */
+static bool executor_process_is_empty(Executor *x, Process *p) {
+        _cleanup_free_ pid_t *strays = NULL;
+        size_t n = 0;
+
+        if (!process_group_is_empty(p->pid))
+                return false;
+        if (p != x->stray_owner)
+                return true;
+        if (executor_list_strays(x, &strays, &n) < 0)
+                return true;
+        return n == 0;
 }
 
 static void executor_take_terminal(Executor *x) {
@@ -413,7 +506,7 @@ static void executor_process_exited(Executor *x, Process *p, const siginfo_t *si
         process_io_drain_report(p);
         process_io_close_report(io);
 
-        empty = process_group_is_empty(p->pid);
+        empty = executor_process_is_empty(x, p);
         if (!empty) {
                 io->lingering = true;
                 LIST_PREPEND(lingering, x->lingering, io);
@@ -481,8 +574,12 @@ static int on_sigchld(sd_event_source *source, const struct signalfd_siginfo *ss
         for (size_t i = 0; i < n_exits; i++)
                 executor_process_exited(x, exits[i].process, &exits[i].si);
 
+        /* Strays that appeared since the teardown reached the target get what it got. */
+        if (x->stray_owner && x->stray_owner->sent_signal != 0)
+                executor_signal_strays(x, x->stray_owner->sent_signal, true);
+
         LIST_FOREACH_SAFE(lingering, io, next, x->lingering)
-                if (process_group_is_empty(io->process->pid)) {
+                if (executor_process_is_empty(x, io->process)) {
                         io->lingering = false;
                         LIST_REMOVE(lingering, x->lingering, io);
                         executor_dispatch(io->process->session,
@@ -527,6 +624,7 @@ Executor *executor_free(Executor *x) {
         sd_event_source_disable_unref(x->sigchld_source);
         tdestroy(x->processes_by_pid, tree_free_nothing);
         safe_close(x->null_fd);
+        free(x->strays_signalled);
         sd_event_unref(x->event);
         free(x);
         return NULL;
@@ -584,4 +682,8 @@ int executor_forward_signal(Session *s, int sig) {
         if (!t->released || process_is_gone(t))
                 return -ESRCH;
         return driver_signal(s, t, sig);
+}
+
+void executor_adopt_strays(Session *s) {
+        ((SessionIO *) s->userdata)->executor->stray_owner = session_target(s);
 }

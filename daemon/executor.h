@@ -36,3 +36,8 @@ void executor_set_terminal(Executor *x, int tty_fd);
 
 /* Sends `sig` to the target's process group when it runs; -ESRCH when there is nothing to send to. */
 int executor_forward_signal(Session *s, int sig);
+
+/* Children of this process that no session tracks (orphans that left their process group, with
+ * setsid() say) belong to `s`: they count as part of its target, get its teardown signals, and the
+ * target is not gone while any remains. Only right when `s` is the only session: `profd run`. */
+void executor_adopt_strays(Session *s);

@@ -419,6 +419,7 @@ int verb_run(int argc, char *argv[]) {
                 log_error_errno(r, "Failed to create the session: %m");
                 goto fail;
         }
+        executor_adopt_strays(c.session);
         r = session_dispatch(c.session, &(SessionEvent) { .type = SESSION_EVENT_START });
         if (r < 0)
                 log_error_errno(r, "Failed to start the session: %m");
