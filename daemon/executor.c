@@ -388,7 +388,8 @@ static bool process_group_is_empty(pid_t pgid) {
         return kill(-pgid, 0) < 0 && errno == ESRCH;
 }
 
-/* Our children that no Process tracks. Needs CONFIG_PROC_CHILDREN; without it there are none. */
+/* Our children that no Process tracks and that are not in a tracked process group either. Needs
+ * CONFIG_PROC_CHILDREN; without it there are none. */
 static int executor_list_strays(Executor *x, pid_t **ret, size_t *ret_n) {
         _cleanup_free_ pid_t *strays = NULL;
         _cleanup_(fclosep) FILE *f = NULL;
@@ -404,7 +405,13 @@ static int executor_list_strays(Executor *x, pid_t **ret, size_t *ret_n) {
                 return errno == ENOENT ? 0 : negative_errno();
         }
         while (fscanf(f, "%d", &pid) == 1) {
+                pid_t pgid;
+
                 if (executor_find_pid(x, pid))
+                        continue;
+                /* An orphan still in a tracked process's group gets that group's signals already. */
+                pgid = getpgid(pid);
+                if (pgid > 0 && x->stray_owner && session_find_process_by_pid(x->stray_owner->session, pgid))
                         continue;
                 if (n >= allocated) {
                         pid_t *grown = reallocarray(strays, MAX(allocated * 2, 8u), sizeof(pid_t));

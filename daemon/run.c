@@ -20,6 +20,7 @@
 
 typedef struct RunContext {
         sd_event *event;
+        sd_event_source *signal_source;
         Executor *executor;
         Session *session;
         unsigned n_stop_signals;
@@ -243,19 +244,17 @@ static int on_signalfd(sd_event_source *source, int fd, uint32_t revents, void *
  * a signalfd() update each, and this is on the path of every `profd run`. */
 static int watch_signals(sd_event *event, const sigset_t *mask, RunContext *c) {
         _cleanup_close_ int fd = -EBADF;
-        sd_event_source *source;
         int r;
 
         fd = signalfd(-1, mask, SFD_NONBLOCK | SFD_CLOEXEC);
         if (fd < 0)
                 return negative_errno();
-        r = sd_event_add_io(event, &source, fd, EPOLLIN, on_signalfd, c);
+        r = sd_event_add_io(event, &c->signal_source, fd, EPOLLIN, on_signalfd, c);
         if (r < 0)
                 return r;
-        (void) sd_event_source_set_io_fd_own(source, true);
+        (void) sd_event_source_set_io_fd_own(c->signal_source, true);
         TAKE_FD(fd);
-        /* Floating: the loop owns it and frees it with itself. */
-        return sd_event_source_set_floating(source, true);
+        return 0;
 }
 
 static void on_session_changed(Session *s, void *userdata) {
@@ -447,11 +446,13 @@ int verb_run(int argc, char *argv[]) {
         }
 
         c.session = executor_remove_session(c.session);
+        sd_event_source_disable_unref(c.signal_source);
         if (c.json && c.json != stdout)
                 fclose(c.json);
         return status;
 
 fail:
+        sd_event_source_disable_unref(c.signal_source);
         if (c.json && c.json != stdout)
                 fclose(c.json);
         return PROFD_EXIT_FAILURE;
