@@ -15,7 +15,7 @@ int log_get_max_level(void);
 int log_internal(int level, int error, const char *format, ...) _printf_(3, 4);
 
 #define log_full_errno(level, error, ...)                                        \
-        __extension__ ({                                                                       \
+        __extension__ ({                                                         \
                 int _level_ = (level), _e_ = (error);                            \
                 _e_ = _e_ < 0 ? -_e_ : _e_;                                      \
                 _level_ <= log_get_max_level()                                   \

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <dirent.h>
 #include <errno.h>
-#include <string.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,7 +25,7 @@
 
 /* Hand over ownership: return the value and leave NULL (or -EBADF) behind. */
 #define TAKE_GENERIC(var, type, nullvalue)                       \
-        __extension__ ({                                                       \
+        __extension__ ({                                         \
                 type *_pvar_ = &(var);                           \
                 type _var_ = *_pvar_;                            \
                 type _nullvalue_ = nullvalue;                    \
@@ -92,7 +93,7 @@ static inline const char *startswith(const char *s, const char *prefix) {
 }
 
 #define IN_SET(x, first, ...)                                                    \
-        __extension__ ({                                                                       \
+        __extension__ ({                                                         \
                 bool _found_ = false;                                            \
                 const typeof(first) _set_[] = { first, __VA_ARGS__ };            \
                 for (size_t _i_ = 0; _i_ < ELEMENTSOF(_set_); _i_++)             \
@@ -127,13 +128,11 @@ static inline int negative_errno(void) {
 
 #define new0(type, n) ((type *) calloc((n), sizeof(type)))
 
-#include <dirent.h>
 static inline void closedirp(DIR **d) {
         if (*d)
                 (void) closedir(*d);
 }
 
-#include <stdio.h>
 static inline void fclosep(FILE **f) {
         if (*f)
                 (void) fclose(*f);

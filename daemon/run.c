@@ -446,14 +446,13 @@ int verb_run(int argc, char *argv[]) {
         }
 
         c.session = executor_remove_session(c.session);
+        goto finish;
+
+fail:
+        status = PROFD_EXIT_FAILURE;
+finish:
         sd_event_source_disable_unref(c.signal_source);
         if (c.json && c.json != stdout)
                 fclose(c.json);
         return status;
-
-fail:
-        sd_event_source_disable_unref(c.signal_source);
-        if (c.json && c.json != stdout)
-                fclose(c.json);
-        return PROFD_EXIT_FAILURE;
 }

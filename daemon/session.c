@@ -195,7 +195,6 @@ int session_exit_status(const Session *s) {
 }
 
 const char *process_format_end(const Process *p, char *buf, size_t size) {
-
         if (p->exec_error != 0)
                 snprintf(buf, size, "failed to start: %s", strerror(p->exec_error));
         else if (!p->released)
