@@ -4,8 +4,12 @@
 #include <search.h>
 #include <signal.h>
 #include <stdio.h>
+#include <grp.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -13,6 +17,7 @@
 #include "executor.h"
 #include "list.h"
 #include "log.h"
+#include "scope.h"
 #include "spawn.h"
 #include "strv.h"
 
@@ -21,6 +26,8 @@ typedef struct ProcessIO ProcessIO;
 
 struct Executor {
         sd_event *event;
+        ScopeBackend *backend;          /* where processes are placed; owned when own_backend */
+        bool own_backend;
         sd_event_source *sigchld_source;
         void *processes_by_pid;         /* tsearch() tree of Process*, by pid, until reaped */
         ProcessIO *lingering;           /* main pid reaped, process group not empty yet */
@@ -45,6 +52,20 @@ struct SessionIO {
         Executor *executor;
         sd_event_source *timers[_SESSION_TIMER_MAX];
         int stdio[3];
+        bool own_stdio;                 /* close stdio once the target is forked */
+
+        char *slice;                    /* made for the session, freed when it finishes */
+        bool slice_made;
+
+        /* Whom the processes run as. Without, they run as we do (profd run). */
+        bool set_credentials;
+        uid_t uid;
+        gid_t gid;
+        gid_t *groups;
+        size_t n_groups;
+
+        /* Supporters' working directory and where their output goes, when set. */
+        char *output_directory;
 };
 
 struct ProcessIO {
@@ -55,6 +76,8 @@ struct ProcessIO {
         int notify_fd;
         sd_event_source *notify_source;
         sd_event_source *ready_timer;
+        Scope *scope;
+        uint64_t cpu_exited_usec;       /* of the main pid (and what it reaped), once it is reaped */
         bool lingering;
         LIST_FIELDS(ProcessIO, lingering);
 };
@@ -213,10 +236,71 @@ static int process_build_environment(Process *p, char ***ret) {
 
 static void executor_signal_strays(Executor *x, int sig, bool only_new);
 
+static void on_scope_placed(Scope *scope, int error, void *userdata) {
+        Process *p = userdata;
+
+        if (error < 0) {
+                /* Not in its scope, it must not run: count it as a failure to start. */
+                executor_dispatch(p->session, &(SessionEvent) {
+                        .type = SESSION_EVENT_EXEC, .process = p, .error = -error });
+                return;
+        }
+        executor_dispatch(p->session, &(SessionEvent) { .type = SESSION_EVENT_PLACED, .process = p });
+}
+
+/* Output of a supporter of a session with an output directory: "<name>.log" there, owned by whom
+ * the session runs as. Opened by us, before the fork, with O_NOFOLLOW in a directory we made. */
+static int process_open_log(Process *p, int *ret_fd) {
+        SessionIO *sio = p->session->userdata;
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = -EBADF;
+
+        if (asprintf(&path, "%s/%s.log", sio->output_directory, p->name) < 0)
+                return -ENOMEM;
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0640);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to create %s: %m", path);
+        if (sio->set_credentials && fchown(fd, sio->uid, sio->gid) < 0)
+                return log_error_errno(errno, "Failed to hand %s to its owner: %m", path);
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+static int process_place(Process *p) {
+        SessionIO *sio = p->session->userdata;
+        Executor *x = sio->executor;
+        ProcessIO *io = p->driver_data;
+        _cleanup_free_ char *unit = NULL;
+        int r;
+
+        if (x->backend->type == SCOPE_BACKEND_SYSTEMD) {
+                if (!sio->slice_made) {
+                        r = scope_backend_slice_new(x->backend, sio->slice, p->session->spec->description ?
+                                                    p->session->spec->description : p->session->id);
+                        if (r < 0)
+                                return log_error_errno(r, "Session %s: failed to create %s: %m",
+                                                       p->session->id, sio->slice);
+                        sio->slice_made = true;
+                }
+                if (asprintf(&unit, "profd-%s-%s.scope", p->session->id, p->name) < 0)
+                        return -ENOMEM;
+        }
+        r = scope_new(&io->scope, x->backend, unit, sio->slice, p->pid, on_scope_placed, p);
+        if (r < 0)
+                return r;
+        r = scope_place(io->scope, p->argv[0], p->session->spec->stop_timeout);
+        if (r < 0)
+                return log_error_errno(r, "Session %s: failed to place %s in %s: %m", p->session->id,
+                                       p->name, unit);
+        p->placed = r > 0;
+        return 0;
+}
+
 static int driver_spawn(Session *s, Process *p) {
         SessionIO *sio = s->userdata;
         Executor *x = sio->executor;
         _cleanup_strv_free_ char **env = NULL;
+        _cleanup_close_ int log_fd = -EBADF;
         ProcessIO *io;
         SpawnParams params;
         int r;
@@ -235,10 +319,17 @@ static int driver_spawn(Session *s, Process *p) {
                 .envp = env,
                 .working_directory = s->spec->working_directory,
                 .stdio = { -1, -1, -1 },
+                .set_credentials = sio->set_credentials,
+                .uid = sio->uid,
+                .gid = sio->gid,
+                .groups = sio->groups,
+                .n_groups = sio->n_groups,
         };
         if (p->role == PROCESS_TARGET)
                 memcpy(params.stdio, sio->stdio, sizeof(params.stdio));
         else {
+                const SupporterSpec *spec = &s->spec->supporters[session_process_index(s, p) - 1];
+
                 /* The terminal's input is the target's: a supporter reading it would steal keys or
                  * be stopped by SIGTTIN. */
                 if (x->null_fd < 0) {
@@ -247,24 +338,37 @@ static int driver_spawn(Session *s, Process *p) {
                                 return log_error_errno(errno, "Failed to open /dev/null: %m");
                 }
                 params.stdio[0] = x->null_fd;
+                if (sio->output_directory) {
+                        r = process_open_log(p, &log_fd);
+                        if (r < 0)
+                                return r;
+                        params.stdio[1] = params.stdio[2] = log_fd;
+                        params.working_directory = sio->output_directory;
+                }
+                if (spec->working_directory)
+                        params.working_directory = spec->working_directory;
         }
 
         r = spawn_held(&params, &p->pid, &io->gate_fd, &io->report_fd);
         if (r < 0)
                 return log_error_errno(r, "Session %s: failed to fork %s: %m", s->id, p->name);
+        if (p->role == PROCESS_TARGET && sio->own_stdio)
+                for (int i = 0; i < 3; i++)
+                        sio->stdio[i] = safe_close(sio->stdio[i]);
 
         r = sd_event_add_io(x->event, &io->report_source, io->report_fd, EPOLLIN, on_report, p);
         if (r >= 0 && !tsearch(p, &x->processes_by_pid, compare_pid))
                 r = -ENOMEM;
+        if (r >= 0)
+                r = process_place(p);
         if (r < 0) {
                 /* It never ran: kill it and let the reaper collect it as an orphan. */
+                process_io_forget_pid(x, p);
                 (void) kill(p->pid, SIGKILL);
                 p->pid = 0;
-                return log_error_errno(r, "Session %s: failed to watch %s: %m", s->id, p->name);
+                return log_error_errno(r, "Session %s: failed to set up %s: %m", s->id, p->name);
         }
 
-        /* Direct placement: the process group made at fork is the process's scope. */
-        p->placed = true;
         log_debug("Session %s: forked %s as pid %d, held.", s->id, p->name, (int) p->pid);
         return 0;
 }
@@ -286,13 +390,23 @@ static int driver_release(Session *s, Process *p) {
 static int driver_signal(Session *s, Process *p, int sig) {
         Executor *x = process_executor(p);
 
+        ProcessIO *io = p->driver_data;
+        int r;
+
         if (p == x->stray_owner && IN_SET(sig, SIGTERM, SIGKILL, SIGSTOP, SIGCONT))
                 executor_signal_strays(x, sig, false);
-        if (kill(-p->pid, sig) < 0) {
-                if (errno != ESRCH)
-                        log_warning_errno(errno, "Session %s: failed to send %s to %s: %m", s->id,
+        if (!io || !io->scope)
+                return -ESRCH;
+        /* Pausing and resuming is the scope's business: the cgroup freezer where there is one. */
+        if (IN_SET(sig, SIGSTOP, SIGCONT))
+                r = scope_freeze(io->scope, sig == SIGSTOP);
+        else
+                r = scope_kill(io->scope, sig);
+        if (r < 0) {
+                if (r != -ESRCH)
+                        log_warning_errno(r, "Session %s: failed to send %s to %s: %m", s->id,
                                           signal_abbrev(sig), p->name);
-                return negative_errno();
+                return r;
         }
         log_debug("Session %s: sent SIG%s to %s.", s->id, signal_abbrev(sig), p->name);
         return 0;
@@ -347,7 +461,14 @@ static int driver_set_timer(Session *s, SessionTimer timer, Process *p, usec_t u
 }
 
 static void driver_changed(Session *s) {
-        Executor *x = ((SessionIO *) s->userdata)->executor;
+        SessionIO *sio = s->userdata;
+        Executor *x = sio->executor;
+
+        /* Finished: every process is gone, so the slice may go too. */
+        if (s->state == SESSION_FINISHED && sio->slice_made) {
+                scope_backend_slice_free(x->backend, sio->slice);
+                sio->slice_made = false;
+        }
 
         if (x->changed)
                 x->changed(s, x->userdata);
@@ -371,6 +492,7 @@ static void driver_process_free(Session *s, Process *p) {
         io->notify_source = sd_event_source_disable_unref(io->notify_source);
         io->notify_fd = safe_close(io->notify_fd);
         io->ready_timer = sd_event_source_disable_unref(io->ready_timer);
+        scope_free(io->scope);
         free(io);
         p->driver_data = NULL;
 }
@@ -383,10 +505,6 @@ static const SessionDriver executor_driver = {
         .changed = driver_changed,
         .process_free = driver_process_free,
 };
-
-static bool process_group_is_empty(pid_t pgid) {
-        return kill(-pgid, 0) < 0 && errno == ESRCH;
-}
 
 /* Our children that no Process tracks and that are not in a tracked process group either. Needs
  * CONFIG_PROC_CHILDREN; without it there are none. */
@@ -462,9 +580,10 @@ static void executor_signal_strays(Executor *x, int sig, bool only_new) {
 /* Nothing of `p` is left: its process group is empty, and for the owner of strays, no stray is. */
 static bool executor_process_is_empty(Executor *x, Process *p) {
         _cleanup_free_ pid_t *strays = NULL;
+        ProcessIO *io = p->driver_data;
         size_t n = 0;
 
-        if (!process_group_is_empty(p->pid))
+        if (io->scope && !scope_is_empty(io->scope))
                 return false;
         if (p != x->stray_owner)
                 return true;
@@ -499,9 +618,12 @@ static void executor_target_stopped(Executor *x, Process *p) {
         (void) kill(-p->pid, SIGCONT);
 }
 
-static void executor_process_exited(Executor *x, Process *p, const siginfo_t *si) {
+static void executor_process_exited(Executor *x, Process *p, const siginfo_t *si, const struct rusage *ru) {
         ProcessIO *io = p->driver_data;
         bool empty;
+
+        io->cpu_exited_usec = (uint64_t) (ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * USEC_PER_SEC +
+                              (uint64_t) (ru->ru_utime.tv_usec + ru->ru_stime.tv_usec);
 
         if (x->tty_holder == p) {
                 executor_take_terminal(x);
@@ -532,15 +654,18 @@ static void executor_process_exited(Executor *x, Process *p, const siginfo_t *si
  * that a process group that is empty also looks empty. */
 static int on_sigchld(sd_event_source *source, const struct signalfd_siginfo *ssi, void *userdata) {
         Executor *x = userdata;
-        _cleanup_free_ struct { Process *process; siginfo_t si; } *exits = NULL;
+        _cleanup_free_ struct { Process *process; siginfo_t si; struct rusage ru; } *exits = NULL;
         size_t n_exits = 0, n_allocated = 0;
         ProcessIO *io, *next;
 
         for (;;) {
                 siginfo_t si = { 0 };
+                struct rusage ru = { 0 };
                 Process *p;
 
-                if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | (x->tty_fd >= 0 ? WSTOPPED : 0)) < 0) {
+                /* The raw system call takes a struct rusage, which the libc wrapper does not: the
+                 * CPU time a process used comes with its exit. */
+                if (syscall(SYS_waitid, P_ALL, 0, &si, WEXITED | WNOHANG | (x->tty_fd >= 0 ? WSTOPPED : 0), &ru) < 0) {
                         if (errno != ECHILD)
                                 log_warning_errno(errno, "waitid() failed, ignoring: %m");
                         break;
@@ -568,18 +693,19 @@ static int on_sigchld(sd_event_source *source, const struct signalfd_siginfo *ss
                         if (!grown) {
                                 log_oom();
                                 /* Cannot defer it: act on it now, emptiness may be seen late. */
-                                executor_process_exited(x, p, &si);
+                                executor_process_exited(x, p, &si, &ru);
                                 continue;
                         }
                         exits = grown;
                         n_allocated = MAX(n_allocated * 2, 8u);
                 }
                 exits[n_exits].process = p;
+                exits[n_exits].ru = ru;
                 exits[n_exits++].si = si;
         }
 
         for (size_t i = 0; i < n_exits; i++)
-                executor_process_exited(x, exits[i].process, &exits[i].si);
+                executor_process_exited(x, exits[i].process, &exits[i].si, &exits[i].ru);
 
         /* Strays that appeared since the teardown reached the target get what it got. */
         if (x->stray_owner && x->stray_owner->sent_signal != 0)
@@ -609,6 +735,11 @@ int executor_new(Executor **ret, sd_event *event, ExecutorChangedFn changed, voi
         x->tty_fd = -EBADF;
         x->null_fd = -EBADF;
 
+        r = scope_backend_new_direct(&x->backend);
+        if (r < 0)
+                return r;
+        x->own_backend = true;
+
         sigemptyset(&mask);
         sigaddset(&mask, SIGCHLD);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
@@ -630,6 +761,8 @@ Executor *executor_free(Executor *x) {
         assert(x->n_sessions == 0);
         sd_event_source_disable_unref(x->sigchld_source);
         tdestroy(x->processes_by_pid, tree_free_nothing);
+        if (x->own_backend)
+                scope_backend_free(x->backend);
         safe_close(x->null_fd);
         free(x->strays_signalled);
         sd_event_unref(x->event);
@@ -646,10 +779,16 @@ int executor_add_session(Executor *x, const char *id, SessionSpec *spec, Session
                 session_spec_free(spec);
                 return -ENOMEM;
         }
-        *sio = (SessionIO) { .executor = x, .stdio = { -1, -1, -1 } };
+        *sio = (SessionIO) { .executor = x, .stdio = { -EBADF, -EBADF, -EBADF } };
+        if (asprintf(&sio->slice, "profd-%s.slice", id) < 0) {
+                free(sio);
+                session_spec_free(spec);
+                return -ENOMEM;
+        }
 
         r = session_new(ret, id, spec, &executor_driver, sio);
         if (r < 0) {
+                free(sio->slice);
                 free(sio);
                 return r;
         }
@@ -666,7 +805,15 @@ Session *executor_remove_session(Session *s) {
         for (SessionTimer t = 0; t < _SESSION_TIMER_MAX; t++)
                 sd_event_source_disable_unref(sio->timers[t]);
         session_free(s);
+        if (sio->slice_made)
+                scope_backend_slice_free(sio->executor->backend, sio->slice);
+        if (sio->own_stdio)
+                for (int i = 0; i < 3; i++)
+                        safe_close(sio->stdio[i]);
         sio->executor->n_sessions--;
+        free(sio->slice);
+        free(sio->groups);
+        free(sio->output_directory);
         free(sio);
         return NULL;
 }
@@ -677,6 +824,80 @@ void executor_session_set_stdio(Session *s, int stdin_fd, int stdout_fd, int std
         sio->stdio[0] = stdin_fd;
         sio->stdio[1] = stdout_fd;
         sio->stdio[2] = stderr_fd;
+}
+
+void executor_session_take_stdio(Session *s, int fds[3]) {
+        SessionIO *sio = s->userdata;
+
+        for (int i = 0; i < 3; i++) {
+                safe_close(sio->stdio[i]);
+                sio->stdio[i] = fds[i];
+                fds[i] = -EBADF;
+        }
+        sio->own_stdio = true;
+}
+
+int executor_session_set_credentials(Session *s, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups) {
+        SessionIO *sio = s->userdata;
+        gid_t *copy = NULL;
+
+        if (n_groups > 0) {
+                copy = reallocarray(NULL, n_groups, sizeof(gid_t));
+                if (!copy)
+                        return -ENOMEM;
+                memcpy(copy, groups, n_groups * sizeof(gid_t));
+        }
+        free(sio->groups);
+        sio->groups = copy;
+        sio->n_groups = n_groups;
+        sio->uid = uid;
+        sio->gid = gid;
+        sio->set_credentials = true;
+        return 0;
+}
+
+int executor_session_set_output_directory(Session *s, const char *path) {
+        SessionIO *sio = s->userdata;
+        char *copy;
+
+        copy = strdup(path);
+        if (!copy)
+                return -ENOMEM;
+        free(sio->output_directory);
+        sio->output_directory = copy;
+        return 0;
+}
+
+void executor_process_accounting(Process *p, uint64_t *ret_cpu_usec, uint64_t *ret_memory_bytes) {
+        ProcessIO *io = p->driver_data;
+        uint64_t cpu = UINT64_MAX, memory = UINT64_MAX;
+
+        if (io && io->scope && !process_is_gone(p))
+                scope_accounting(io->scope, &cpu, &memory);
+        if (io && p->state == PROCESS_EXITED)
+                cpu = cpu == UINT64_MAX ? io->cpu_exited_usec : cpu + io->cpu_exited_usec;
+        *ret_cpu_usec = cpu;
+        *ret_memory_bytes = memory;
+}
+
+const char *executor_process_unit(const Process *p) {
+        const ProcessIO *io = p->driver_data;
+
+        return io && io->scope ? io->scope->unit : NULL;
+}
+
+const char *executor_session_slice(const Session *s) {
+        const SessionIO *sio = s->userdata;
+
+        return sio->executor->backend->type == SCOPE_BACKEND_SYSTEMD ? sio->slice : NULL;
+}
+
+void executor_set_scope_backend(Executor *x, ScopeBackend *backend) {
+        assert(x->n_sessions == 0);
+        if (x->own_backend)
+                scope_backend_free(x->backend);
+        x->backend = backend;
+        x->own_backend = false;
 }
 
 void executor_set_terminal(Executor *x, int tty_fd) {

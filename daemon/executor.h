@@ -3,6 +3,7 @@
 
 #include <systemd/sd-event.h>
 
+#include "scope.h"
 #include "session.h"
 
 /* The Executor puts sessions on an sd-event loop: it is the SessionDriver that forks through
@@ -29,6 +30,27 @@ Session *executor_remove_session(Session *s);
 /* Standard I/O for the session's target (-1 inherits). The fds are borrowed: keep them open until
  * the target has been released. */
 void executor_session_set_stdio(Session *s, int stdin_fd, int stdout_fd, int stderr_fd);
+
+/* Like executor_session_set_stdio(), but the session takes the fds (the array is reset to -EBADF)
+ * and closes them once the target is forked. */
+void executor_session_take_stdio(Session *s, int fds[3]);
+
+/* Run every process of the session as this user, with these groups. */
+int executor_session_set_credentials(Session *s, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups);
+
+/* Supporters start in this directory and write their output to "<name>.log" in it. */
+int executor_session_set_output_directory(Session *s, const char *path);
+
+/* Where processes go. The default is the direct backend (process groups); `backend` is borrowed
+ * and must outlive the executor. Only before the first session. */
+void executor_set_scope_backend(Executor *x, ScopeBackend *backend);
+
+/* CPU time so far (what the scope holds now plus what the reaped main pid used) and current memory
+ * of `p`; UINT64_MAX where unknown. */
+void executor_process_accounting(Process *p, uint64_t *ret_cpu_usec, uint64_t *ret_memory_bytes);
+/* The systemd unit of `p`, or of the session; NULL with the direct backend. */
+const char *executor_process_unit(const Process *p);
+const char *executor_session_slice(const Session *s);
 
 /* A terminal the caller has in the foreground: the target gets it while it runs, and profd takes it
  * back when the target stops (Ctrl-Z) or ends. */

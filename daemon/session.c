@@ -154,6 +154,14 @@ Process *session_find_process_by_pid(const Session *s, pid_t pid) {
         return NULL;
 }
 
+size_t session_process_index(const Session *s, const Process *p) {
+        for (size_t i = 0; i < s->n_processes; i++)
+                if (s->processes[i] == p)
+                        return i;
+        assert(false);
+        return SIZE_MAX;
+}
+
 Process *session_find_process_by_name(const Session *s, const char *name) {
         for (size_t i = 0; i < s->n_processes; i++)
                 if (streq(s->processes[i]->name, name))

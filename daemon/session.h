@@ -179,6 +179,8 @@ static inline Process *session_target(const Session *s) {
 
 Process *session_find_process_by_pid(const Session *s, pid_t pid);
 Process *session_find_process_by_name(const Session *s, const char *name);
+/* The position of `p` in s->processes; supporter i is spec->supporters[i - 1]. */
+size_t session_process_index(const Session *s, const Process *p) _pure_;
 
 /* Nothing of it is left running: never forked, or exited with an empty scope. */
 bool process_is_gone(const Process *p) _pure_;

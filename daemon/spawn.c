@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <assert.h>
 #include <dirent.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 const char *spawn_stage_to_string(SpawnStage stage) {
         static const char * const table[_SPAWN_STAGE_MAX] = {
                 [SPAWN_STAGE_SETUP] = "set up",
+                [SPAWN_STAGE_CREDENTIALS] = "change credentials for",
                 [SPAWN_STAGE_CHDIR] = "change directory",
                 [SPAWN_STAGE_EXEC] = "execute",
         };
@@ -145,6 +147,13 @@ _noreturn_ static void child_run(const SpawnParams *params, int gate_fd, int rep
         r = close_all_fds_from(CHILD_REPORT_FD + 1);
         if (r < 0)
                 child_fail(SPAWN_STAGE_SETUP, -r);
+
+        /* Groups first, the uid last: after it there is no privilege left to change the rest. */
+        if (params->set_credentials &&
+            (setgroups(params->n_groups, params->groups) < 0 ||
+             setresgid(params->gid, params->gid, params->gid) < 0 ||
+             setresuid(params->uid, params->uid, params->uid) < 0))
+                child_fail(SPAWN_STAGE_CREDENTIALS, errno);
 
         /* Wait at the gate. EOF without the go byte: the parent gave up on us. */
         while ((r = read(CHILD_GATE_FD, &go, 1)) < 0 && errno == EINTR)

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 /* Gated fork/exec. spawn_held() forks a child that puts itself into a fresh process group, sets up
@@ -10,6 +12,7 @@
 
 typedef enum SpawnStage {
         SPAWN_STAGE_SETUP,      /* standard I/O, fds */
+        SPAWN_STAGE_CREDENTIALS,
         SPAWN_STAGE_CHDIR,
         SPAWN_STAGE_EXEC,
         _SPAWN_STAGE_MAX,
@@ -25,6 +28,11 @@ typedef struct SpawnParams {
         char * const *envp;
         const char *working_directory;  /* NULL: inherit */
         int stdio[3];                   /* -1: inherit */
+        bool set_credentials;           /* become uid/gid/groups before the gate */
+        uid_t uid;
+        gid_t gid;
+        const gid_t *groups;
+        size_t n_groups;
 } SpawnParams;
 
 int spawn_held(const SpawnParams *params, pid_t *ret_pid, int *ret_gate_fd, int *ret_report_fd);

@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
+#include <unistd.h>
+
+#include "list.h"
+#include "log.h"
+#include "scope.h"
+
+/* Sessions as transient units of the service manager: one slice per session, one scope per
+ * process. A scope is made with StartTransientUnit naming the held main pid, and counts as placed
+ * once its start job is removed with result "done" (JobRemoved; we Subscribe() so that systemd
+ * sends it). Controller= names us, so a `systemctl stop` of a scope or its slice comes here as
+ * RequestStop instead of systemd signalling the processes itself. */
+
+#define SYSTEMD_SERVICE "org.freedesktop.systemd1"
+#define SYSTEMD_PATH "/org/freedesktop/systemd1"
+#define SYSTEMD_MANAGER "org.freedesktop.systemd1.Manager"
+
+typedef struct SystemdBackend {
+        ScopeBackend base;
+        sd_bus *bus;
+        char *controller;
+        sd_bus_slot *job_removed_slot;
+        sd_bus_slot *request_stop_slot;
+        bool freezer;                   /* the unified cgroup freezer exists: FreezeUnit works */
+        Scope **placing;                /* scopes whose start job is not removed yet */
+        size_t n_placing;
+} SystemdBackend;
+
+static const char *bus_error_text(const sd_bus_error *e) {
+        return e->message ? e->message : e->name;
+}
+
+static int bus_error_negative_errno(sd_bus_message *reply) {
+        int r = sd_bus_message_get_errno(reply);
+        return r > 0 ? -r : -EIO;
+}
+
+static SystemdBackend *backend_of(ScopeBackend *b) {
+        assert(b->type == SCOPE_BACKEND_SYSTEMD);
+        return (SystemdBackend *) b;
+}
+
+static void placing_remove(SystemdBackend *sb, Scope *scope) {
+        for (size_t i = 0; i < sb->n_placing; i++)
+                if (sb->placing[i] == scope) {
+                        sb->placing[i] = sb->placing[--sb->n_placing];
+                        return;
+                }
+}
+
+static Scope *placing_find(SystemdBackend *sb, const char *unit) {
+        for (size_t i = 0; i < sb->n_placing; i++)
+                if (streq(sb->placing[i]->unit, unit))
+                        return sb->placing[i];
+        return NULL;
+}
+
+static void scope_placement_done(SystemdBackend *sb, Scope *scope, int error) {
+        int r;
+
+        placing_remove(sb, scope);
+        scope->slot = sd_bus_slot_unref(scope->slot);
+        if (error == 0) {
+                r = scope_discover_cgroup(scope);
+                if (r < 0)
+                        log_debug_errno(r, "Cannot find the cgroup of %s, going by its process group: %m",
+                                        scope->unit);
+                scope->placed = true;
+        }
+        scope->placed_cb(scope, error, scope->userdata);
+}
+
+static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        SystemdBackend *sb = userdata;
+        const char *job, *unit, *result;
+        uint32_t id;
+        Scope *scope;
+        int r;
+
+        r = sd_bus_message_read(m, "uoss", &id, &job, &unit, &result);
+        if (r < 0) {
+                log_debug_errno(r, "Malformed JobRemoved signal, ignoring: %m");
+                return 0;
+        }
+        scope = placing_find(sb, unit);
+        if (!scope)
+                return 0;
+        if (!streq(result, "done")) {
+                log_error("Failed to start %s: its job ended with result '%s'.", unit, result);
+                scope_placement_done(sb, scope, -EIO);
+        } else
+                scope_placement_done(sb, scope, 0);
+        return 0;
+}
+
+static int on_request_stop(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        SystemdBackend *sb = userdata;
+        _cleanup_free_ char *unit = NULL;
+        int r;
+
+        r = sd_bus_path_decode(sd_bus_message_get_path(m), SYSTEMD_PATH "/unit", &unit);
+        if (r <= 0)
+                return 0;
+        log_debug("systemd asks to stop %s.", unit);
+        if (sb->base.stop_request)
+                sb->base.stop_request(unit, sb->base.userdata);
+        return 0;
+}
+
+static int on_start_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Scope *scope = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+
+        if (!e)
+                return 0; /* JobRemoved follows */
+        log_error("Failed to create %s: %s", scope->unit, bus_error_text(e));
+        scope_placement_done(backend_of(scope->backend), scope, bus_error_negative_errno(reply));
+        return 0;
+}
+
+static int on_slice_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+
+        /* A slice that is gone already (stopped with `systemctl stop`) is fine. */
+        if (e && !sd_bus_error_has_name(e, "org.freedesktop.systemd1.NoSuchUnit"))
+                log_warning("Slice operation failed, ignoring: %s", bus_error_text(e));
+        return 0;
+}
+
+static int systemd_slice_new(ScopeBackend *b, const char *slice, const char *description) {
+        SystemdBackend *sb = backend_of(b);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(sb->bus, &m, SYSTEMD_SERVICE, SYSTEMD_PATH, SYSTEMD_MANAGER,
+                                           "StartTransientUnit");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "ss", slice, "fail");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "a(sv)", 1, "Description", "s", description);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "a(sa(sv))", 0);
+        if (r < 0)
+                return r;
+        /* Not waited for: the scopes' calls follow on this connection, so systemd has the slice
+         * by the time it reads them. */
+        return sd_bus_call_async(sb->bus, NULL, m, on_slice_reply, NULL, 0);
+}
+
+static void systemd_slice_free(ScopeBackend *b, const char *slice) {
+        SystemdBackend *sb = backend_of(b);
+        int r;
+
+        /* Once stopped, the transient slice is garbage-collected: nothing is left behind. */
+        r = sd_bus_call_method_async(sb->bus, NULL, SYSTEMD_SERVICE, SYSTEMD_PATH, SYSTEMD_MANAGER, "StopUnit",
+                                     on_slice_reply, NULL, "ss", slice, "replace");
+        if (r < 0)
+                log_warning_errno(r, "Failed to stop %s, ignoring: %m", slice);
+}
+
+static int systemd_place(ScopeBackend *b, Scope *scope, const char *description, usec_t stop_timeout) {
+        SystemdBackend *sb = backend_of(b);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        Scope **grown;
+        usec_t unit_stop_timeout;
+        int r;
+
+        assert(scope->unit);
+        assert(scope->slice);
+
+        /* systemd must not SIGKILL a scope while our ordered teardown is still in its grace
+         * periods: two stages, and some slack. */
+        unit_stop_timeout = stop_timeout >= USEC_INFINITY / 3 ? USEC_INFINITY : 2 * stop_timeout + 5 * USEC_PER_SEC;
+
+        r = sd_bus_message_new_method_call(sb->bus, &m, SYSTEMD_SERVICE, SYSTEMD_PATH, SYSTEMD_MANAGER,
+                                           "StartTransientUnit");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "ss", scope->unit, "fail");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "a(sv)", 8,
+                                  "Description", "s", description,
+                                  "Slice", "s", scope->slice,
+                                  "PIDs", "au", 1, (uint32_t) scope->pid,
+                                  "Controller", "s", sb->controller,
+                                  "TimeoutStopUSec", "t", (uint64_t) unit_stop_timeout,
+                                  "CollectMode", "s", "inactive-or-failed",
+                                  "CPUAccounting", "b", 1,
+                                  "MemoryAccounting", "b", 1);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "a(sa(sv))", 0);
+        if (r < 0)
+                return r;
+
+        grown = reallocarray(sb->placing, sb->n_placing + 1, sizeof(Scope *));
+        if (!grown)
+                return -ENOMEM;
+        sb->placing = grown;
+
+        r = sd_bus_call_async(sb->bus, &scope->slot, m, on_start_reply, scope, 0);
+        if (r < 0)
+                return r;
+        sb->placing[sb->n_placing++] = scope;
+        return 0;
+}
+
+static void systemd_done(ScopeBackend *b, Scope *scope) {
+        placing_remove(backend_of(b), scope);
+}
+
+static int on_freeze_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Scope *scope = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+
+        if (!e)
+                return 0;
+        /* The freezer said no after all: stop it the classic way. */
+        log_debug("Freezing %s failed (%s), using SIGSTOP/SIGCONT.", scope->unit, bus_error_text(e));
+        (void) scope_kill(scope, scope->freezing ? SIGSTOP : SIGCONT);
+        return 0;
+}
+
+static int systemd_freeze(ScopeBackend *b, Scope *scope, bool freeze) {
+        SystemdBackend *sb = backend_of(b);
+        int r;
+
+        if (!sb->freezer)
+                return -EOPNOTSUPP;
+        scope->freezing = freeze;
+        r = sd_bus_call_method_async(sb->bus, NULL, SYSTEMD_SERVICE, SYSTEMD_PATH, SYSTEMD_MANAGER,
+                                     freeze ? "FreezeUnit" : "ThawUnit", on_freeze_reply, scope, "s", scope->unit);
+        return r < 0 ? -EOPNOTSUPP : 0;
+}
+
+static void systemd_free(ScopeBackend *b) {
+        SystemdBackend *sb = backend_of(b);
+
+        sd_bus_slot_unref(sb->job_removed_slot);
+        sd_bus_slot_unref(sb->request_stop_slot);
+        sd_bus_unref(sb->bus);
+        free(sb->controller);
+        free(sb->placing);
+        free(sb);
+}
+
+static const ScopeBackendVTable systemd_vtable = {
+        .slice_new = systemd_slice_new,
+        .slice_free = systemd_slice_free,
+        .place = systemd_place,
+        .done = systemd_done,
+        .freeze = systemd_freeze,
+        .free = systemd_free,
+};
+
+int scope_backend_new_systemd(ScopeBackend **ret, sd_bus *bus, const char *controller) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        SystemdBackend *sb;
+        int r;
+
+        assert(bus);
+        assert(controller);
+
+        sb = new0(SystemdBackend, 1);
+        if (!sb)
+                return -ENOMEM;
+        sb->base = (ScopeBackend) { .vtable = &systemd_vtable, .type = SCOPE_BACKEND_SYSTEMD };
+        sb->bus = sd_bus_ref(bus);
+        sb->controller = strdup(controller);
+        /* FreezeUnit needs the unified cgroup freezer; hybrid and legacy hierarchies say "does not
+         * support freezing", so do not even ask there. */
+        sb->freezer = access("/sys/fs/cgroup/cgroup.controllers", F_OK) >= 0;
+        if (!sb->controller) {
+                systemd_free(&sb->base);
+                return -ENOMEM;
+        }
+
+        /* Matches before Subscribe(), so that no JobRemoved can slip through. */
+        r = sd_bus_match_signal(bus, &sb->job_removed_slot, SYSTEMD_SERVICE, SYSTEMD_PATH, SYSTEMD_MANAGER,
+                                "JobRemoved", on_job_removed, sb);
+        if (r >= 0)
+                r = sd_bus_match_signal(bus, &sb->request_stop_slot, SYSTEMD_SERVICE, NULL,
+                                        "org.freedesktop.systemd1.Scope", "RequestStop", on_request_stop, sb);
+        if (r >= 0)
+                r = sd_bus_call_method(bus, SYSTEMD_SERVICE, SYSTEMD_PATH, SYSTEMD_MANAGER, "Subscribe", &error,
+                                       NULL, NULL);
+        if (r < 0) {
+                systemd_free(&sb->base);
+                if (sd_bus_error_is_set(&error))
+                        return log_error_errno(r, "Failed to subscribe to systemd: %s", error.message);
+                return log_error_errno(r, "Failed to subscribe to systemd: %m");
+        }
+
+        *ret = &sb->base;
+        return 0;
+}
