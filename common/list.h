@@ -5,6 +5,12 @@
 
 #define LIST_FIELDS(t, name) t *name##_next, *name##_prev
 
+#define LIST_HEAD(t, name) t *name
+
+/* Declares `i`; the body must not remove `i` (see LIST_FOREACH_SAFE). */
+#define LIST_FOREACH(name, i, head) \
+        for (typeof(*(head)) *i = (head); i; i = i->name##_next)
+
 #define LIST_PREPEND(name, head, item)                                   \
         do {                                                             \
                 typeof(*(head)) **_head = &(head), *_item = (item);      \

@@ -50,6 +50,15 @@ static inline void freep(void *p) {
 }
 #define _cleanup_free_ _cleanup_(freep)
 
+/* strerror() of a negative or positive errno, for messages that cannot use %m (D-Bus errors). */
+static inline const char *strerror_abs(int error) {
+        return strerror(error < 0 ? -error : error);
+}
+
+/* For tdestroy() of trees that do not own their nodes. */
+static inline void free_nothing(void *p) {
+}
+
 static inline void *mfree(void *p) {
         free(p);
         return NULL;

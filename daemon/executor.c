@@ -752,15 +752,12 @@ int executor_new(Executor **ret, sd_event *event, ExecutorChangedFn changed, voi
         return 0;
 }
 
-static void tree_free_nothing(void *node) {
-}
-
 Executor *executor_free(Executor *x) {
         if (!x)
                 return NULL;
         assert(x->n_sessions == 0);
         sd_event_source_disable_unref(x->sigchld_source);
-        tdestroy(x->processes_by_pid, tree_free_nothing);
+        tdestroy(x->processes_by_pid, free_nothing);
         if (x->own_backend)
                 scope_backend_free(x->backend);
         safe_close(x->null_fd);
@@ -902,6 +899,10 @@ void executor_set_scope_backend(Executor *x, ScopeBackend *backend) {
 
 void executor_set_terminal(Executor *x, int tty_fd) {
         x->tty_fd = tty_fd;
+}
+
+int executor_process_signal(Process *p, int sig) {
+        return driver_signal(p->session, p, sig);
 }
 
 int executor_forward_signal(Session *s, int sig) {

@@ -1,24 +1,154 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <getopt.h>
 #include <stdio.h>
+#include <unistd.h>
 
+#include "bus-errors.h"
 #include "config.h"
 #include "log.h"
+#include "manager.h"
 #include "run.h"
 
 static void help(void) {
-        printf("%s [OPTIONS] VERB ...\n"
+        printf("%s [OPTIONS]\n"
+               "%s run [OPTIONS] -- TARGET [ARGS...]\n"
                "\n"
                "Run profiling sessions: a process under test and the processes that watch it.\n"
+               "Without a verb, serve org.profd.Profd1 on the system bus.\n"
                "\n"
                "Verbs:\n"
-               "  run [OPTIONS] -- TARGET [ARGS...]  Run one session in this process\n"
+               "  run [OPTIONS] -- TARGET [ARGS...]  Run one session in this process, no bus\n"
                "\n"
                "Options:\n"
-               "  -h --help      Show this help\n"
-               "     --version  Show the version\n"
+               "  -h --help                   Show this help\n"
+               "     --version                Show the version\n"
+               "     --user                   Serve the session bus: this user's sessions in\n"
+               "                              the user's service manager\n"
+               "     --listen=unix:path=PATH  Serve peer-to-peer on a socket, no bus daemon\n"
+               "     --backend=auto|systemd|direct\n"
+               "                              Transient scopes, or process groups (default: auto,\n"
+               "                              systemd when it is on the bus)\n"
+               "     --config=PATH            Settings (default: " PROFD_CONFIG_FILE ")\n"
+               "     --state-directory=PATH   Where sessions/<id>/ go (default: $STATE_DIRECTORY,\n"
+               "                              /var/lib/profd, or ~/.local/state/profd with --user)\n"
+               "     --bus-introspect         Print the D-Bus interfaces as XML and exit\n"
+               "  -v --verbose                Log debug messages\n"
                "\n"
                "See '%s run --help' and profd(8).\n",
-               program_invocation_short_name, program_invocation_short_name);
+               program_invocation_short_name, program_invocation_short_name, program_invocation_short_name);
+}
+
+enum {
+        ARG_VERSION = 0x100,
+        ARG_USER,
+        ARG_LISTEN,
+        ARG_BACKEND,
+        ARG_CONFIG,
+        ARG_STATE_DIRECTORY,
+        ARG_BUS_INTROSPECT,
+};
+
+static int run_daemon(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "help",            no_argument,       NULL, 'h'                 },
+                { "version",         no_argument,       NULL, ARG_VERSION         },
+                { "user",            no_argument,       NULL, ARG_USER            },
+                { "listen",          required_argument, NULL, ARG_LISTEN          },
+                { "backend",         required_argument, NULL, ARG_BACKEND         },
+                { "config",          required_argument, NULL, ARG_CONFIG          },
+                { "state-directory", required_argument, NULL, ARG_STATE_DIRECTORY },
+                { "bus-introspect",  no_argument,       NULL, ARG_BUS_INTROSPECT  },
+                { "verbose",         no_argument,       NULL, 'v'                 },
+                { NULL, 0, NULL, 0 }
+        };
+        _cleanup_(manager_freep) Manager *m = NULL;
+        const char *listen_address = NULL, *config_path = PROFD_CONFIG_FILE, *state_directory = NULL;
+        ScopeBackendType backend = SCOPE_BACKEND_AUTO;
+        ManagerMode mode = MANAGER_SYSTEM;
+        bool user = false;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "hv", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("profd %s\n", PACKAGE_VERSION);
+                        return 0;
+                case ARG_USER:
+                        user = true;
+                        break;
+                case ARG_LISTEN:
+                        listen_address = optarg;
+                        break;
+                case ARG_BACKEND:
+                        backend = scope_backend_type_from_string(optarg);
+                        if (backend < 0) {
+                                log_error("Invalid --backend '%s': expected auto, systemd or direct.", optarg);
+                                return PROFD_EXIT_USAGE;
+                        }
+                        break;
+                case ARG_CONFIG:
+                        config_path = optarg;
+                        break;
+                case ARG_STATE_DIRECTORY:
+                        if (optarg[0] != '/') {
+                                log_error("Invalid --state-directory '%s': expected an absolute path.", optarg);
+                                return PROFD_EXIT_USAGE;
+                        }
+                        state_directory = optarg;
+                        break;
+                case ARG_BUS_INTROSPECT:
+                        r = manager_bus_introspect(stdout);
+                        if (r < 0) {
+                                log_error_errno(r, "Failed to introspect: %m");
+                                return PROFD_EXIT_FAILURE;
+                        }
+                        return 0;
+                case 'v':
+                        log_set_max_level(LOG_DEBUG);
+                        break;
+                case '?':
+                        return PROFD_EXIT_USAGE;
+                default:
+                        return PROFD_EXIT_FAILURE;
+                }
+        if (optind < argc) {
+                log_error("Unknown verb '%s'. See '%s --help'.", argv[optind], program_invocation_short_name);
+                return PROFD_EXIT_USAGE;
+        }
+        if (user && listen_address) {
+                log_error("--user and --listen exclude each other: one serves the session bus, the other a socket.");
+                return PROFD_EXIT_USAGE;
+        }
+        mode = listen_address ? MANAGER_LISTEN : user ? MANAGER_USER : MANAGER_SYSTEM;
+
+        bus_error_register_profd();
+        r = manager_new(&m, mode);
+        if (r < 0) {
+                log_error_errno(r, "Failed to set up: %m");
+                return PROFD_EXIT_FAILURE;
+        }
+        r = config_load(&m->config, config_path);
+        if (r < 0)
+                return PROFD_EXIT_FAILURE;
+        if (state_directory) {
+                m->state_directory = strdup(state_directory);
+                if (!m->state_directory) {
+                        log_oom();
+                        return PROFD_EXIT_FAILURE;
+                }
+        }
+        r = manager_start(m, listen_address, backend);
+        if (r < 0)
+                return PROFD_EXIT_FAILURE;
+        r = manager_run(m);
+        if (r < 0) {
+                log_error_errno(r, "Event loop failed: %m");
+                return PROFD_EXIT_FAILURE;
+        }
+        return 0;
 }
 
 int main(int argc, char *argv[]) {
@@ -27,17 +157,5 @@ int main(int argc, char *argv[]) {
                 optind = 1;
                 return verb_run(argc - 1, argv + 1);
         }
-        if (argc >= 2 && (streq(argv[1], "-h") || streq(argv[1], "--help"))) {
-                help();
-                return 0;
-        }
-        if (argc >= 2 && streq(argv[1], "--version")) {
-                printf("profd %s\n", PACKAGE_VERSION);
-                return 0;
-        }
-        if (argc < 2)
-                log_error("Missing verb. See '%s --help'.", program_invocation_short_name);
-        else
-                log_error("Unknown verb or option '%s'. See '%s --help'.", argv[1], program_invocation_short_name);
-        return PROFD_EXIT_USAGE;
+        return run_daemon(argc, argv);
 }

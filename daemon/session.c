@@ -518,6 +518,33 @@ static int session_timer_elapsed(Session *s, SessionTimer timer, Process *p) {
         }
 }
 
+int session_add_supporter(Session *s, SupporterSpec *sup) {
+        const SupporterSpec *added;
+        Process *p;
+        int r;
+
+        if (!IN_SET(s->state, SESSION_STARTING, SESSION_RUNNING))
+                return -EBUSY;
+
+        r = session_spec_add_supporter_spec(s->spec, sup);
+        if (r < 0)
+                return r;
+        added = &s->spec->supporters[s->spec->n_supporters - 1];
+        r = session_add_process(s, PROCESS_SUPPORTER, added->name, added->ready, added->ready_delay);
+        if (r < 0) {
+                /* Keep the spec and the processes in step: drop what was appended. */
+                supporter_spec_done(&s->spec->supporters[--s->spec->n_supporters]);
+                return r;
+        }
+        p = s->processes[s->n_processes - 1];
+        r = argv_substitute_pid(added->argv, session_target(s)->pid, &p->argv);
+        if (r >= 0)
+                r = session_spawn(s, p);
+        if (s->driver->changed)
+                s->driver->changed(s);
+        return r;
+}
+
 int session_dispatch(Session *s, const SessionEvent *e) {
         Process *p = e->process;
         int r;

@@ -173,6 +173,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Session *, session_free);
  * could not be turned into a session outcome. */
 int session_dispatch(Session *s, const SessionEvent *e);
 
+/* Adds a supporter to a starting or running session and starts it; -EBUSY in any other state.
+ * Takes the members of `sup` on success. */
+int session_add_supporter(Session *s, SupporterSpec *sup);
+
 static inline Process *session_target(const Session *s) {
         return s->processes[0];
 }

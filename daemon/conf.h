@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stddef.h>
+
+#include "time-util.h"
+
+/* The daemon's settings, from a systemd-style INI file:
+ *
+ *   [Limits]
+ *   SessionsPerUser=64        sessions one uid may have at a time, finished ones not counted
+ *   ProcessesPerSession=65    target and supporters; caps the supporters of one session
+ *   ArgumentBytes=1M          bytes of one argv, terminators included
+ *   EnvironmentBytes=1M       bytes of one session's environment
+ *   SpecBytes=4M              size of the whole StartSession message
+ *   [Sessions]
+ *   KeepFinishedSec=60s       how long a finished session stays on the bus
+ *
+ * Sizes take K, M and G (base 1024). An empty value sets the default again.
+ *
+ * (Not "config.h": that name is the build's generated header, which daemon sources include.) */
+
+#define PROFD_CONFIG_FILE "/etc/profd/profd.conf"
+
+typedef struct Config {
+        unsigned sessions_per_user;
+        unsigned processes_per_session;
+        size_t argument_bytes;
+        size_t environment_bytes;
+        size_t spec_bytes;
+        usec_t keep_finished;
+} Config;
+
+/* The defaults. */
+void config_init(Config *c);
+
+/* Parses `path` over the settings already in *c. A missing file is fine (returns 0); a bad line is
+ * logged naming file:line and the key, and returns -EINVAL. *c changes only on success. */
+int config_load(Config *c, const char *path);
+
+/* The same for the contents of a file; `filename` is only for messages. */
+int config_parse_string(Config *c, const char *text, const char *filename);

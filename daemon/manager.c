@@ -1,0 +1,863 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <search.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "bus-errors.h"
+#include "log.h"
+#include "manager.h"
+#include "path-lookup.h"
+#include "strv.h"
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+void credentials_done(Credentials *c) {
+        c->groups = mfree(c->groups);
+        c->n_groups = 0;
+}
+
+static int compare_record_id(const void *a, const void *b) {
+        return strcmp(((const SessionRecord *) a)->session->id, ((const SessionRecord *) b)->session->id);
+}
+
+SessionRecord *manager_find_session(Manager *m, const char *id) {
+        Session key_session = { .id = (char *) id };
+        SessionRecord key = { .session = &key_session }, **found;
+
+        found = tfind(&key, &m->records_by_id, compare_record_id);
+        return found ? *found : NULL;
+}
+
+unsigned manager_live_sessions_of(Manager *m, uid_t uid) {
+        unsigned n = 0;
+
+        LIST_FOREACH(records, r, m->records)
+                if (r->owner.uid == uid && r->session->state != SESSION_FINISHED)
+                        n++;
+        return n;
+}
+
+void manager_foreach_bus(Manager *m, ManagerBusFn f, void *userdata) {
+        if (m->bus)
+                (void) f(m->bus, userdata);
+        LIST_FOREACH(peers, p, m->peers)
+                (void) f(p->bus, userdata);
+}
+
+static SessionRecord *session_record_free(SessionRecord *r) {
+        if (!r)
+                return NULL;
+        if (r->start_request) {
+                /* Nobody will hear about it any more: say so rather than leave the caller waiting. */
+                (void) sd_bus_reply_method_errorf(r->start_request, PROFD_ERROR_BAD_STATE,
+                                                  "Session %s was removed before it started.", r->session->id);
+                sd_bus_message_unref(r->start_request);
+        }
+        sd_bus_track_unref(r->caller);
+        sd_bus_unref(r->caller_peer);
+        sd_event_source_disable_unref(r->expire);
+        executor_remove_session(r->session);
+        credentials_done(&r->owner);
+        free(r->output_directory);
+        free(r->path);
+        free(r);
+        return NULL;
+}
+
+/* Drops a finished session: off the bus, out of the registry. */
+static void manager_remove_session(Manager *m, SessionRecord *r) {
+        assert(r->session->state == SESSION_FINISHED);
+        manager_bus_session_removed(r);
+        (void) tdelete(r, &m->records_by_id, compare_record_id);
+        LIST_REMOVE(records, m->records, r);
+        m->n_records--;
+        session_record_free(r);
+}
+
+static int on_expire(sd_event_source *s, uint64_t usec, void *userdata) {
+        SessionRecord *r = userdata;
+
+        manager_remove_session(r->manager, r);
+        return 0;
+}
+
+static bool manager_all_finished(Manager *m) {
+        LIST_FOREACH(records, r, m->records)
+                if (r->session->state != SESSION_FINISHED)
+                        return false;
+        return true;
+}
+
+static void manager_session_finished(Manager *m, SessionRecord *r) {
+        int k;
+
+        r->finished_seen = true;
+        r->finished_realtime = now_usec(CLOCK_REALTIME);
+        r->caller = sd_bus_track_unref(r->caller);
+        r->caller_peer = sd_bus_unref(r->caller_peer);
+        log_info("Session %s finished: %s.", r->session->id, session_result_to_string(r->session->result));
+
+        /* Kept a while so that its owner can read the result; removed from a later event, as the
+         * executor asks, never from inside its callback. */
+        k = sd_event_add_time_relative(m->event, &r->expire, CLOCK_MONOTONIC, m->config.keep_finished, 0,
+                                       on_expire, r);
+        if (k < 0)
+                log_warning_errno(k, "Session %s: cannot schedule its removal, keeping it: %m", r->session->id);
+
+        if (m->stopping && manager_all_finished(m))
+                (void) sd_event_exit(m->event, 0);
+}
+
+static void on_session_changed(Session *s, void *userdata) {
+        Manager *m = userdata;
+        SessionRecord *r = manager_find_session(m, s->id);
+
+        if (!r)
+                return; /* still being set up */
+        if (r->start_request && s->state != SESSION_STARTING && s->state != SESSION_QUEUED)
+                manager_bus_reply_start(r);
+        manager_bus_session_changed(r);
+        if (s->state == SESSION_FINISHED && !r->finished_seen)
+                manager_session_finished(m, r);
+}
+
+/* "profd-<id>-<name>.scope" or "profd-<id>.slice": systemd wants it stopped. */
+static void on_stop_request(const char *unit, void *userdata) {
+        Manager *m = userdata;
+        _cleanup_free_ char *id = NULL;
+        const char *p = startswith(unit, "profd-");
+        SessionRecord *r;
+
+        if (!p)
+                return;
+        id = strndup(p, strcspn(p, "-."));
+        if (!id) {
+                log_oom();
+                return;
+        }
+        r = manager_find_session(m, id);
+        if (!r)
+                return;
+        log_info("Session %s: stop requested by systemd for %s.", id, unit);
+        (void) session_dispatch(r->session, &(SessionEvent) { .type = SESSION_EVENT_STOP,
+                                                             .cause = STOP_CAUSE_REQUEST });
+}
+
+static int on_caller_gone(sd_bus_track *track, void *userdata) {
+        SessionRecord *r = userdata;
+
+        log_info("Session %s: its caller went away, stopping it.", r->session->id);
+        r->caller = sd_bus_track_unref(r->caller);
+        (void) session_dispatch(r->session, &(SessionEvent) { .type = SESSION_EVENT_STOP,
+                                                             .cause = STOP_CAUSE_REQUEST });
+        return 0;
+}
+
+int manager_query_credentials(Manager *m, sd_bus_message *msg, Credentials *ret, sd_bus_error *error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        const gid_t *groups = NULL;
+        struct passwd *pw;
+        uid_t uid;
+        gid_t gid;
+        int r, n;
+
+        r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS,
+                                      &creds);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Cannot tell who is calling: %s", strerror_abs(r));
+        r = sd_bus_creds_get_euid(creds, &uid);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Cannot tell who is calling: %s", strerror_abs(r));
+
+        /* A peer-to-peer socket tells the gid; the bus daemon does not, so it is the user's own. */
+        r = sd_bus_creds_get_egid(creds, &gid);
+        if (r < 0) {
+                errno = 0;
+                pw = getpwuid(uid);
+                if (!pw)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                                 "uid %u has no user entry: cannot tell its group.", (unsigned) uid);
+                gid = pw->pw_gid;
+        }
+
+        n = sd_bus_creds_get_supplementary_gids(creds, &groups);
+        *ret = (Credentials) { .uid = uid, .gid = gid };
+        if (n > 0) {
+                ret->groups = reallocarray(NULL, n, sizeof(gid_t));
+                if (!ret->groups)
+                        return sd_bus_error_set_errno(error, -ENOMEM);
+                memcpy(ret->groups, groups, n * sizeof(gid_t));
+                ret->n_groups = n;
+        } else if (n < 0 && (pw = getpwuid(uid))) {
+                /* No groups from the bus: the user's groups from the user database. */
+                int ng = 64;
+                ret->groups = reallocarray(NULL, ng, sizeof(gid_t));
+                if (!ret->groups)
+                        return sd_bus_error_set_errno(error, -ENOMEM);
+                if (getgrouplist(pw->pw_name, gid, ret->groups, &ng) < 0)
+                        ng = 0;
+                ret->n_groups = ng;
+        }
+        return 0;
+}
+
+int manager_check_owner(SessionRecord *r, sd_bus_message *msg, sd_bus_error *error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        uid_t uid;
+        int k;
+
+        k = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID, &creds);
+        if (k >= 0)
+                k = sd_bus_creds_get_euid(creds, &uid);
+        if (k < 0)
+                return sd_bus_error_set_errnof(error, k, "Cannot tell who is calling: %s", strerror_abs(k));
+        if (uid != 0 && uid != r->owner.uid)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                         "Session %s belongs to uid %u.", r->session->id, (unsigned) r->owner.uid);
+        return 0;
+}
+
+/* What a session starts with when the spec brings no environment: a login's basics, never ours. */
+static int default_environment(const Credentials *owner, char ***ret) {
+        _cleanup_strv_free_ char **env = NULL;
+        struct passwd *pw = getpwuid(owner->uid);
+        size_t n = 0;
+        int r;
+
+        env = calloc(1, sizeof(char *));
+        if (!env)
+                return -ENOMEM;
+        r = strv_extend(&env, &n, "PATH=" DEFAULT_PATH);
+        if (r >= 0 && pw) {
+                char *e;
+                const char *vars[][2] = {
+                        { "HOME", pw->pw_dir }, { "USER", pw->pw_name }, { "LOGNAME", pw->pw_name },
+                        { "SHELL", pw->pw_shell },
+                };
+                for (size_t i = 0; i < ELEMENTSOF(vars) && r >= 0; i++) {
+                        if (asprintf(&e, "%s=%s", vars[i][0], vars[i][1]) < 0)
+                                return -ENOMEM;
+                        r = strv_consume(&env, &n, e);
+                }
+        }
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(env);
+        return 0;
+}
+
+/* <state>/sessions/<id>, owned by the session's owner. The target's output files are made before
+ * the directory is handed over, so that nothing the owner puts there can redirect our writes. */
+static int make_output_directory(Manager *m, const char *id, const Credentials *owner, bool want_output,
+                                 char **ret_path, int ret_stdio[3]) {
+        _cleanup_free_ char *sessions = NULL, *path = NULL;
+        _cleanup_close_ int dfd = -EBADF, out = -EBADF, err = -EBADF;
+        bool chown_needed = geteuid() == 0;
+
+        if (asprintf(&sessions, "%s/sessions", m->state_directory) < 0 || asprintf(&path, "%s/%s", sessions, id) < 0)
+                return -ENOMEM;
+        if (mkdir(m->state_directory, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Failed to create %s: %m", m->state_directory);
+        if (mkdir(sessions, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Failed to create %s: %m", sessions);
+        if (mkdir(path, 0750) < 0)
+                return log_error_errno(errno, "Failed to create %s: %m", path);
+        dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd < 0)
+                return log_error_errno(errno, "Failed to open %s: %m", path);
+
+        if (want_output) {
+                out = openat(dfd, "target.stdout", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0640);
+                err = openat(dfd, "target.stderr", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0640);
+                if (out < 0 || err < 0)
+                        return log_error_errno(errno, "Failed to create the output files in %s: %m", path);
+                if (chown_needed && (fchown(out, owner->uid, owner->gid) < 0 || fchown(err, owner->uid, owner->gid) < 0))
+                        return log_error_errno(errno, "Failed to hand the output files in %s over: %m", path);
+        }
+        if (chown_needed && fchown(dfd, owner->uid, owner->gid) < 0)
+                return log_error_errno(errno, "Failed to hand %s over: %m", path);
+
+        *ret_path = TAKE_PTR(path);
+        ret_stdio[1] = TAKE_FD(out);
+        ret_stdio[2] = TAKE_FD(err);
+        return 0;
+}
+
+static void remove_output_directory(const char *path) {
+        _cleanup_free_ char *out = NULL, *err = NULL;
+
+        if (asprintf(&out, "%s/target.stdout", path) >= 0)
+                (void) unlink(out);
+        if (asprintf(&err, "%s/target.stderr", path) >= 0)
+                (void) unlink(err);
+        (void) rmdir(path);
+}
+
+/* Per-uid and per-session bounds from profd.conf. */
+static int check_limits(Manager *m, const Credentials *owner, const SessionSpec *spec, sd_bus_error *error) {
+        if (manager_live_sessions_of(m, owner->uid) >= m->config.sessions_per_user)
+                return sd_bus_error_setf(error, PROFD_ERROR_LIMIT_REACHED,
+                                         "uid %u has %u live sessions already (SessionsPerUser=%u).",
+                                         (unsigned) owner->uid, m->config.sessions_per_user,
+                                         m->config.sessions_per_user);
+        if (1 + spec->n_supporters > m->config.processes_per_session)
+                return sd_bus_error_setf(error, PROFD_ERROR_LIMIT_REACHED,
+                                         "Supporters: %zu processes in one session, at most %u (ProcessesPerSession=).",
+                                         1 + spec->n_supporters, m->config.processes_per_session);
+        if (strv_size(spec->target) > m->config.argument_bytes)
+                return sd_bus_error_setf(error, PROFD_ERROR_LIMIT_REACHED,
+                                         "Target: %zu bytes of arguments, at most %zu (ArgumentBytes=).",
+                                         strv_size(spec->target), m->config.argument_bytes);
+        for (size_t i = 0; i < spec->n_supporters; i++)
+                if (strv_size(spec->supporters[i].argv) > m->config.argument_bytes)
+                        return sd_bus_error_setf(error, PROFD_ERROR_LIMIT_REACHED,
+                                                 "Supporters[%zu].Argv: more than %zu bytes (ArgumentBytes=).",
+                                                 i, m->config.argument_bytes);
+        if (strv_size(spec->environment) > m->config.environment_bytes)
+                return sd_bus_error_setf(error, PROFD_ERROR_LIMIT_REACHED,
+                                         "Environment: %zu bytes, at most %zu (EnvironmentBytes=).",
+                                         strv_size(spec->environment), m->config.environment_bytes);
+        return 0;
+}
+
+/* What can be known before anything starts is checked before anything starts. */
+static int check_runnable(const SessionSpec *spec, sd_bus_error *error) {
+        _cleanup_free_ char *path = NULL;
+        struct stat st;
+        int r;
+
+        if (spec->working_directory && (stat(spec->working_directory, &st) < 0 || !S_ISDIR(st.st_mode)))
+                return sd_bus_error_setf(error, PROFD_ERROR_INVALID_SPEC, "WorkingDirectory: '%s' is not a directory.",
+                                         spec->working_directory);
+        r = find_executable(spec->target[0], spec->environment, &path);
+        if (r == -ENOENT)
+                return sd_bus_error_setf(error, PROFD_ERROR_INVALID_SPEC,
+                                         "Target: '%s' not found in the PATH of the session's Environment.",
+                                         spec->target[0]);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Target: cannot look up '%s': %s", spec->target[0], strerror_abs(r));
+        for (size_t i = 0; i < spec->n_supporters; i++) {
+                path = mfree(path);
+                r = find_executable(spec->supporters[i].argv[0], spec->environment, &path);
+                if (r == -ENOENT)
+                        return sd_bus_error_setf(error, PROFD_ERROR_INVALID_SPEC,
+                                                 "Supporters[%zu].Argv: '%s' not found in the PATH of the session's Environment.",
+                                                 i, spec->supporters[i].argv[0]);
+        }
+        return 0;
+}
+
+int manager_start_session(Manager *m, sd_bus_message *request, const Credentials *owner, SessionSpec *spec,
+                          int stdio[3], SessionRecord **ret, sd_bus_error *error) {
+        _cleanup_(session_spec_freep) SessionSpec *owned_spec = spec;
+        _cleanup_free_ SessionRecord *r = NULL;
+        _cleanup_free_ char *output = NULL;
+        int files[3] = { -EBADF, -EBADF, -EBADF };
+        char id[32];
+        Session *s;
+        int k;
+
+        if (m->stopping)
+                return sd_bus_error_setf(error, PROFD_ERROR_BAD_STATE, "profd is shutting down.");
+        if (m->mode == MANAGER_USER && owner->uid != geteuid())
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                         "This profd runs sessions for uid %u only.", (unsigned) geteuid());
+        k = check_limits(m, owner, spec, error);
+        if (k < 0)
+                return k;
+        if (!spec->environment) {
+                k = default_environment(owner, &spec->environment);
+                if (k < 0)
+                        return sd_bus_error_set_errno(error, k);
+        }
+        k = check_runnable(spec, error);
+        if (k < 0)
+                return k;
+
+        r = new0(SessionRecord, 1);
+        if (!r)
+                return sd_bus_error_set_errno(error, -ENOMEM);
+        r->manager = m;
+        snprintf(id, sizeof(id), "%llu", m->next_id++);
+
+        k = make_output_directory(m, id, owner, stdio[1] < 0 || stdio[2] < 0, &output, files);
+        if (k < 0)
+                return sd_bus_error_set_errnof(error, k, "Cannot create the session's output directory: %s", strerror_abs(k));
+        for (int i = 1; i < 3; i++)
+                if (stdio[i] < 0)
+                        stdio[i] = TAKE_FD(files[i]);
+                else
+                        files[i] = safe_close(files[i]);
+        if (stdio[0] < 0) {
+                stdio[0] = open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                if (stdio[0] < 0) {
+                        k = -errno;
+                        remove_output_directory(output);
+                        return sd_bus_error_set_errnof(error, k, "Cannot open /dev/null: %s", strerror_abs(k));
+                }
+        }
+
+        r->owner = (Credentials) { .uid = owner->uid, .gid = owner->gid };
+        if (owner->n_groups > 0) {
+                r->owner.groups = reallocarray(NULL, owner->n_groups, sizeof(gid_t));
+                if (!r->owner.groups) {
+                        remove_output_directory(output);
+                        return sd_bus_error_set_errno(error, -ENOMEM);
+                }
+                memcpy(r->owner.groups, owner->groups, owner->n_groups * sizeof(gid_t));
+                r->owner.n_groups = owner->n_groups;
+        }
+        if (asprintf(&r->path, PROFD_BUS_SESSION_PREFIX "/%s", id) < 0) {
+                credentials_done(&r->owner);
+                remove_output_directory(output);
+                return sd_bus_error_set_errno(error, -ENOMEM);
+        }
+
+        /* Without a WorkingDirectory the target starts where its output goes, as the supporters do. */
+        if (!spec->working_directory) {
+                spec->working_directory = strdup(output);
+                if (!spec->working_directory) {
+                        credentials_done(&r->owner);
+                        free(r->path);
+                        remove_output_directory(output);
+                        return sd_bus_error_set_errno(error, -ENOMEM);
+                }
+        }
+
+        k = executor_add_session(m->executor, id, TAKE_PTR(owned_spec), &s);
+        if (k >= 0 && geteuid() == 0)
+                k = executor_session_set_credentials(s, owner->uid, owner->gid, owner->groups, owner->n_groups);
+        if (k >= 0)
+                k = executor_session_set_output_directory(s, output);
+        if (k < 0) {
+                if (k >= 0 || s)
+                        executor_remove_session(s);
+                credentials_done(&r->owner);
+                free(r->path);
+                remove_output_directory(output);
+                return sd_bus_error_set_errnof(error, k, "Cannot set the session up: %s", strerror_abs(k));
+        }
+        executor_session_take_stdio(s, stdio);
+        r->session = s;
+        r->output_directory = TAKE_PTR(output);
+        r->created_realtime = now_usec(CLOCK_REALTIME);
+
+        if (s->spec->bind_to_caller) {
+                if (m->bus && sd_bus_message_get_bus(request) == m->bus) {
+                        k = sd_bus_track_new(m->bus, &r->caller, on_caller_gone, r);
+                        if (k >= 0)
+                                k = sd_bus_track_add_sender(r->caller, request);
+                } else
+                        r->caller_peer = sd_bus_ref(sd_bus_message_get_bus(request));
+                if (k < 0) {
+                        session_record_free(TAKE_PTR(r));
+                        return sd_bus_error_set_errnof(error, k, "Cannot watch the caller: %s", strerror_abs(k));
+                }
+        }
+
+        if (!tsearch(r, &m->records_by_id, compare_record_id)) {
+                session_record_free(TAKE_PTR(r));
+                return sd_bus_error_set_errno(error, -ENOMEM);
+        }
+        LIST_PREPEND(records, m->records, r);
+        m->n_records++;
+        r->start_request = sd_bus_message_ref(request);
+
+        log_info("Session %s: started by uid %u: %s", id, (unsigned) r->owner.uid, s->spec->target[0]);
+        manager_bus_session_new(r);
+
+        /* Admitted at once for now; a scheduler decides here later. */
+        k = session_dispatch(s, &(SessionEvent) { .type = SESSION_EVENT_START });
+        if (k < 0)
+                log_warning_errno(k, "Session %s: failed to start: %m", id);
+
+        *ret = TAKE_PTR(r);
+        return 0;
+}
+
+int manager_kill(SessionRecord *r, const char *whom, int sig, sd_bus_error *error) {
+        Session *s = r->session;
+        bool sent = false, any = false;
+
+        if (sig <= 0 || sig >= _NSIG)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "signal: %d is not a signal number.", sig);
+        if (s->state == SESSION_FINISHED)
+                return sd_bus_error_setf(error, PROFD_ERROR_BAD_STATE, "Session %s has finished.", s->id);
+
+        for (size_t i = 0; i < s->n_processes; i++) {
+                Process *p = s->processes[i];
+                bool match = streq(whom, "all") ||
+                             (streq(whom, "target") && p->role == PROCESS_TARGET) ||
+                             (streq(whom, "supporters") && p->role == PROCESS_SUPPORTER) ||
+                             (p->role == PROCESS_SUPPORTER && streq(whom, p->name));
+                if (!match)
+                        continue;
+                any = true;
+                if (p->released && !process_is_gone(p) && executor_process_signal(p, sig) >= 0)
+                        sent = true;
+        }
+        if (!any && !streq(whom, "all") && !streq(whom, "target") && !streq(whom, "supporters"))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "whom: '%s' is not target, supporters, all or a supporter of session %s.",
+                                         whom, s->id);
+        if (!sent)
+                return sd_bus_error_setf(error, PROFD_ERROR_BAD_STATE, "Session %s: nothing of '%s' is running.",
+                                         s->id, whom);
+        return 0;
+}
+
+static void peer_free(Peer *p) {
+        Manager *m = p->manager;
+
+        LIST_REMOVE(peers, m->peers, p);
+        m->n_peers--;
+        /* Sessions bound to this connection lose their caller. */
+        LIST_FOREACH(records, r, m->records)
+                if (r->caller_peer == p->bus) {
+                        r->caller_peer = sd_bus_unref(r->caller_peer);
+                        log_info("Session %s: its caller went away, stopping it.", r->session->id);
+                        (void) session_dispatch(r->session, &(SessionEvent) { .type = SESSION_EVENT_STOP,
+                                                                             .cause = STOP_CAUSE_REQUEST });
+                }
+        sd_bus_flush_close_unref(p->bus);
+        free(p);
+}
+
+static int on_peer_disconnected(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
+        peer_free(userdata);
+        return 0;
+}
+
+static int on_listen(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
+        Manager *m = userdata;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_close_ int cfd = -EBADF;
+        sd_id128_t id;
+        Peer *p;
+        int r;
+
+        cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd < 0)
+                return errno == EAGAIN || errno == EINTR ? 0 : log_warning_errno(errno, "accept() failed, ignoring: %m");
+        if (m->n_peers >= 4096) {
+                log_warning("Too many connections, refusing one.");
+                return 0;
+        }
+
+        r = sd_id128_randomize(&id);
+        if (r >= 0)
+                r = sd_bus_new(&bus);
+        if (r >= 0)
+                r = sd_bus_set_fd(bus, cfd, cfd);
+        if (r >= 0) {
+                TAKE_FD(cfd);
+                r = sd_bus_set_server(bus, 1, id);
+        }
+        if (r >= 0)
+                r = sd_bus_negotiate_fds(bus, 1);
+        if (r >= 0)
+                r = sd_bus_negotiate_creds(bus, 1, SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID |
+                                           SD_BUS_CREDS_SUPPLEMENTARY_GIDS | SD_BUS_CREDS_PID);
+        if (r >= 0)
+                r = manager_bus_add_objects(m, bus);
+        if (r >= 0)
+                r = sd_bus_attach_event(bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return log_warning_errno(r, "Failed to set a connection up, dropping it: %m");
+
+        p = new0(Peer, 1);
+        if (!p)
+                return log_oom();
+        r = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
+                                "org.freedesktop.DBus.Local", "Disconnected", on_peer_disconnected, p);
+        if (r >= 0)
+                r = sd_bus_start(bus);
+        if (r < 0) {
+                free(p);
+                return log_warning_errno(r, "Failed to start a connection, dropping it: %m");
+        }
+        *p = (Peer) { .manager = m, .bus = TAKE_PTR(bus) };
+        LIST_PREPEND(peers, m->peers, p);
+        m->n_peers++;
+        return 0;
+}
+
+static int manager_listen(Manager *m, const char *address) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        const char *path = startswith(address, "unix:path=");
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (!path || !path[0] || strchr(path, ','))
+                return log_error_errno(EINVAL, "--listen: '%s' is not unix:path=/ABSOLUTE/PATH.", address);
+        if (path[0] != '/' || strlen(path) >= sizeof(sa.sun_path))
+                return log_error_errno(EINVAL, "--listen: '%s' must be an absolute path of at most %zu bytes.",
+                                       path, sizeof(sa.sun_path) - 1);
+        strcpy(sa.sun_path, path);
+
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to create a socket: %m");
+        (void) unlink(path);
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                return log_error_errno(errno, "Failed to bind to %s: %m", path);
+        /* Anyone may connect: who may do what is decided per call, by the peer's credentials. */
+        if (chmod(path, 0666) < 0)
+                return log_error_errno(errno, "Failed to make %s accessible: %m", path);
+        if (listen(fd, SOMAXCONN) < 0)
+                return log_error_errno(errno, "Failed to listen on %s: %m", path);
+        r = sd_event_add_io(m->event, &m->listen_source, fd, EPOLLIN, on_listen, m);
+        if (r < 0)
+                return r;
+        m->listen_path = strdup(path);
+        if (!m->listen_path)
+                return -ENOMEM;
+        m->listen_fd = TAKE_FD(fd);
+        return 0;
+}
+
+static int on_signal(sd_event_source *source, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+
+        m->n_stop_signals++;
+        if (m->n_stop_signals == 1) {
+                log_info("Got SIG%s, stopping every session.", signal_abbrev((int) si->ssi_signo));
+                (void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping every session.");
+                m->stopping = true;
+                LIST_FOREACH(records, r, m->records)
+                        (void) session_dispatch(r->session, &(SessionEvent) { .type = SESSION_EVENT_STOP,
+                                                                             .cause = STOP_CAUSE_REQUEST });
+        } else {
+                log_info("Got SIG%s again, skipping the grace periods.", signal_abbrev((int) si->ssi_signo));
+                LIST_FOREACH(records, r, m->records)
+                        (void) session_dispatch(r->session, &(SessionEvent) { .type = SESSION_EVENT_ESCALATE });
+        }
+        if (manager_all_finished(m))
+                (void) sd_event_exit(m->event, 0);
+        return 0;
+}
+
+/* The ids go on from the highest one in the state directory, so that a restarted daemon never
+ * writes into an earlier session's output. */
+static void manager_load_next_id(Manager *m) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        _cleanup_free_ char *sessions = NULL;
+
+        m->next_id = 1;
+        if (asprintf(&sessions, "%s/sessions", m->state_directory) < 0)
+                return;
+        d = opendir(sessions);
+        if (!d)
+                return;
+        for (struct dirent *de; (de = readdir(d));) {
+                char *end;
+                unsigned long long v;
+
+                errno = 0;
+                v = strtoull(de->d_name, &end, 10);
+                if (errno == 0 && *end == '\0' && end != de->d_name && v >= m->next_id)
+                        m->next_id = v + 1;
+        }
+}
+
+static int manager_default_state_directory(Manager *m, char **ret) {
+        const char *e = getenv("STATE_DIRECTORY"), *home;
+        char *p;
+
+        /* systemd's StateDirectory= may list several; the first is ours. */
+        if (e && e[0] == '/') {
+                p = strndup(e, strcspn(e, ":"));
+        } else if (m->mode != MANAGER_USER) {
+                p = strdup("/var/lib/profd");
+        } else if ((e = getenv("XDG_STATE_HOME")) && e[0] == '/') {
+                if (asprintf(&p, "%s/profd", e) < 0)
+                        p = NULL;
+        } else {
+                home = getenv("HOME");
+                if (!home || home[0] != '/') {
+                        struct passwd *pw = getpwuid(getuid());
+                        home = pw ? pw->pw_dir : NULL;
+                }
+                if (!home)
+                        return log_error_errno(ENOENT, "Cannot tell where the user's state directory is: set $XDG_STATE_HOME.");
+                if (asprintf(&p, "%s/.local/state/profd", home) < 0)
+                        p = NULL;
+        }
+        if (!p)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
+}
+
+int manager_new(Manager **ret, ManagerMode mode) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        int r;
+
+        m = new0(Manager, 1);
+        if (!m)
+                return -ENOMEM;
+        m->mode = mode;
+        m->listen_fd = -EBADF;
+        config_init(&m->config);
+
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return r;
+        r = executor_new(&m->executor, m->event, on_session_changed, m);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        SessionRecord *r, *next;
+        Peer *p, *pnext;
+
+        if (!m)
+                return NULL;
+        LIST_FOREACH_SAFE(records, r, next, m->records) {
+                LIST_REMOVE(records, m->records, r);
+                session_record_free(r);
+        }
+        tdestroy(m->records_by_id, free_nothing);
+        LIST_FOREACH_SAFE(peers, p, pnext, m->peers)
+                peer_free(p);
+        executor_free(m->executor);
+        scope_backend_free(m->backend);
+        for (size_t i = 0; i < ELEMENTSOF(m->signal_sources); i++)
+                sd_event_source_disable_unref(m->signal_sources[i]);
+        sd_event_source_disable_unref(m->listen_source);
+        safe_close(m->listen_fd);
+        if (m->listen_path)
+                (void) unlink(m->listen_path);
+        free(m->listen_path);
+        sd_bus_flush_close_unref(m->systemd_bus == m->bus ? NULL : m->systemd_bus);
+        sd_bus_flush_close_unref(m->bus);
+        sd_event_unref(m->event);
+        free(m->state_directory);
+        free(m);
+        return NULL;
+}
+
+static int manager_pick_backend(Manager *m, ScopeBackendType type) {
+        const char *controller = NULL;
+        int r;
+
+        if (type == SCOPE_BACKEND_DIRECT)
+                goto direct;
+
+        if (m->bus)
+                m->systemd_bus = sd_bus_ref(m->bus);
+        else if (m->mode == MANAGER_LISTEN) {
+                r = geteuid() == 0 ? sd_bus_open_system(&m->systemd_bus) : sd_bus_open_user(&m->systemd_bus);
+                if (r < 0) {
+                        if (type == SCOPE_BACKEND_SYSTEMD)
+                                return log_error_errno(r, "Failed to connect to the service manager's bus: %m");
+                        log_info("No bus to reach systemd on (%s), using the direct backend.", strerror(-r));
+                        goto direct;
+                }
+                r = sd_bus_attach_event(m->systemd_bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+                if (r < 0)
+                        return r;
+        }
+
+        if (type == SCOPE_BACKEND_AUTO) {
+                r = sd_bus_get_name_creds(m->systemd_bus, "org.freedesktop.systemd1", 0, NULL);
+                if (r < 0) {
+                        log_info("systemd is not on the bus, using the direct backend.");
+                        goto direct;
+                }
+        }
+
+        /* The name we own on that bus gets RequestStop; else our unique name does. */
+        if (m->systemd_bus == m->bus)
+                controller = PROFD_BUS_NAME;
+        else {
+                r = sd_bus_get_unique_name(m->systemd_bus, &controller);
+                if (r < 0)
+                        return r;
+        }
+        r = scope_backend_new_systemd(&m->backend, m->systemd_bus, controller);
+        if (r < 0)
+                return r;
+        goto done;
+
+direct:
+        r = scope_backend_new_direct(&m->backend);
+        if (r < 0)
+                return r;
+done:
+        scope_backend_set_stop_request(m->backend, on_stop_request, m);
+        executor_set_scope_backend(m->executor, m->backend);
+        log_debug("Using the %s backend.", scope_backend_type_to_string(m->backend->type));
+        return 0;
+}
+
+int manager_start(Manager *m, const char *listen_address, ScopeBackendType backend) {
+        static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
+        sigset_t mask;
+        int r;
+
+        if (!m->state_directory) {
+                r = manager_default_state_directory(m, &m->state_directory);
+                if (r < 0)
+                        return r;
+        }
+        manager_load_next_id(m);
+
+        sigemptyset(&mask);
+        for (size_t i = 0; i < ELEMENTSOF(signals); i++)
+                sigaddset(&mask, signals[i]);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return negative_errno();
+        for (size_t i = 0; i < ELEMENTSOF(signals); i++) {
+                r = sd_event_add_signal(m->event, &m->signal_sources[i], signals[i], on_signal, m);
+                if (r < 0)
+                        return r;
+        }
+
+        if (m->mode == MANAGER_LISTEN) {
+                r = manager_listen(m, listen_address);
+                if (r < 0)
+                        return r;
+        } else {
+                r = m->mode == MANAGER_USER ? sd_bus_open_user(&m->bus) : sd_bus_open_system(&m->bus);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to connect to the %s bus: %m",
+                                               m->mode == MANAGER_USER ? "session" : "system");
+                r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+                if (r < 0)
+                        return r;
+        }
+
+        r = manager_pick_backend(m, backend);
+        if (r < 0)
+                return r;
+
+        if (m->bus) {
+                r = manager_bus_add_objects(m, m->bus);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to register the bus objects: %m");
+                r = sd_bus_request_name(m->bus, PROFD_BUS_NAME, 0);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to take the name %s: %m", PROFD_BUS_NAME);
+        }
+
+        (void) sd_notify(false, "READY=1\nSTATUS=Ready.");
+        return 0;
+}
+
+int manager_run(Manager *m) {
+        return sd_event_loop(m->event);
+}

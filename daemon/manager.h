@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "conf.h"
+#include "executor.h"
+#include "list.h"
+#include "scope.h"
+
+/* The daemon: sessions owned by the users who asked for them, on one event loop. Data flows one way
+ * (STYLE.md): the bus code decodes a request and calls in here; the Manager owns the Sessions (via
+ * the Executor) and what it knows of them beyond their state machine (a SessionRecord); the bus
+ * code learns of changes through manager_session_changed(). */
+
+typedef struct Manager Manager;
+typedef struct SessionRecord SessionRecord;
+typedef struct Peer Peer;
+
+typedef struct Credentials {
+        uid_t uid;
+        gid_t gid;
+        gid_t *groups;
+        size_t n_groups;
+} Credentials;
+
+void credentials_done(Credentials *c);
+
+struct SessionRecord {
+        Manager *manager;
+        Session *session;
+        char *path;                     /* its D-Bus object */
+        Credentials owner;
+        char *output_directory;
+        usec_t created_realtime, finished_realtime;
+        bool finished_seen;             /* counted out of the live sessions */
+
+        sd_bus_message *start_request;  /* StartSession, answered once the target runs */
+        sd_bus_track *caller;           /* BindToCaller on a bus: the caller's name */
+        sd_bus *caller_peer;            /* BindToCaller on a peer-to-peer connection */
+        sd_event_source *expire;        /* removes the finished session after KeepFinishedSec */
+
+        LIST_FIELDS(SessionRecord, records);
+};
+
+struct Peer {
+        Manager *manager;
+        sd_bus *bus;
+        LIST_FIELDS(Peer, peers);
+};
+
+typedef enum ManagerMode {
+        MANAGER_SYSTEM,                 /* system bus, sessions as their callers */
+        MANAGER_USER,                   /* session bus, the user's own sessions */
+        MANAGER_LISTEN,                 /* peer-to-peer on a socket of our own */
+} ManagerMode;
+
+struct Manager {
+        sd_event *event;
+        ManagerMode mode;
+        Config config;
+        char *state_directory;          /* sessions go in <this>/sessions/<id> */
+
+        sd_bus *bus;                    /* the bus we serve on (not in listen mode) */
+        sd_bus *systemd_bus;            /* where the service manager is, for the systemd backend */
+        ScopeBackend *backend;
+        Executor *executor;
+
+        int listen_fd;
+        sd_event_source *listen_source;
+        char *listen_path;
+        LIST_HEAD(Peer, peers);
+        unsigned n_peers;
+
+        LIST_HEAD(SessionRecord, records);
+        unsigned n_records;
+        void *records_by_id;            /* tsearch() tree */
+        unsigned long long next_id;
+
+        sd_event_source *signal_sources[3];
+        bool stopping;                  /* SIGTERM: tearing every session down, then exit */
+        unsigned n_stop_signals;
+};
+
+int manager_new(Manager **ret, ManagerMode mode);
+Manager *manager_free(Manager *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
+
+/* Connects (or listens), picks the backend, registers the objects and takes the bus name. */
+int manager_start(Manager *m, const char *listen_address, ScopeBackendType backend);
+int manager_run(Manager *m);
+
+SessionRecord *manager_find_session(Manager *m, const char *id);
+unsigned manager_live_sessions_of(Manager *m, uid_t uid);
+
+/* Takes `spec` and the fds. On failure sets `error` and returns a negative errno; nothing is left
+ * behind. On success the session exists and is starting. */
+int manager_start_session(Manager *m, sd_bus_message *request, const Credentials *owner, SessionSpec *spec,
+                          int stdio[3], SessionRecord **ret, sd_bus_error *error);
+
+/* Sends `sig` to `whom` (target, supporters, all, or a supporter's name). */
+int manager_kill(SessionRecord *r, const char *whom, int sig, sd_bus_error *error);
+
+/* Whether the credentials of `m`'s sender may act on `r`; sets AccessDenied otherwise. */
+int manager_check_owner(SessionRecord *r, sd_bus_message *m, sd_bus_error *error);
+/* The sender's uid, gid and groups, from the bus (never from what it says). */
+int manager_query_credentials(Manager *m, sd_bus_message *msg, Credentials *ret, sd_bus_error *error);
+
+/* Calls `f` for every connection we serve on (the bus, and every peer). */
+typedef int (*ManagerBusFn)(sd_bus *bus, void *userdata);
+void manager_foreach_bus(Manager *m, ManagerBusFn f, void *userdata);
+
+/* from manager-bus.c */
+int manager_bus_add_objects(Manager *m, sd_bus *bus);
+int manager_bus_introspect(FILE *f);
+void manager_bus_session_new(SessionRecord *r);
+void manager_bus_session_removed(SessionRecord *r);
+void manager_bus_session_changed(SessionRecord *r);
+/* Answers a StartSession that waited for the target to run. */
+void manager_bus_reply_start(SessionRecord *r);

@@ -1,0 +1,357 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "bus-errors.h"
+#include "log.h"
+#include "manager.h"
+#include "path-lookup.h"
+#include "session-bus.h"
+#include "spec-bus.h"
+#include "strv.h"
+
+/* org.profd.Profd1.Session: one object per session under /org/profd/Profd1/session/<id>, served by
+ * a fallback vtable. Reading properties is open to everyone, as ListSessions is; acting on a
+ * session, and Status with its argv and environment, is for its owner and root. */
+
+int session_bus_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                     sd_bus_error *error) {
+        _cleanup_free_ char *id = NULL;
+        SessionRecord *r;
+        int k;
+
+        k = sd_bus_path_decode(path, PROFD_BUS_SESSION_PREFIX, &id);
+        if (k <= 0)
+                return k;
+        r = manager_find_session(userdata, id);
+        if (!r)
+                return 0;
+        *found = r;
+        return 1;
+}
+
+int session_bus_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+        Manager *m = userdata;
+        _cleanup_strv_free_ char **l = NULL;
+        size_t n = 0;
+        int k;
+
+        l = calloc(1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        LIST_FOREACH(records, r, m->records) {
+                k = strv_extend(&l, &n, r->path);
+                if (k < 0)
+                        return k;
+        }
+        *nodes = TAKE_PTR(l);
+        return 1;
+}
+
+/* exit-code is the exit status when the process exited (-1 otherwise), signal the signal that
+ * ended it (0 otherwise); cpu-usec is UINT64_MAX where unknown. */
+static int append_processes(sd_bus_message *reply, SessionRecord *r) {
+        Session *s = r->session;
+        int k;
+
+        k = sd_bus_message_open_container(reply, 'a', "(sssuiit)");
+        if (k < 0)
+                return k;
+        for (size_t i = 0; i < s->n_processes; i++) {
+                Process *p = s->processes[i];
+                uint64_t cpu, memory;
+
+                executor_process_accounting(p, &cpu, &memory);
+                k = sd_bus_message_append(reply, "(sssuiit)", p->name, process_role_to_string(p->role),
+                                          process_state_to_string(p->state), (uint32_t) p->pid,
+                                          p->exit_code == CLD_EXITED ? p->exit_status : -1,
+                                          IN_SET(p->exit_code, CLD_KILLED, CLD_DUMPED) ? p->exit_status : 0, cpu);
+                if (k < 0)
+                        return k;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+static int property_get_processes(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return append_processes(reply, userdata);
+}
+
+static int property_get_string(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        SessionRecord *r = userdata;
+        Session *s = r->session;
+        const char *v = "";
+
+        if (streq(property, "Id"))
+                v = s->id;
+        else if (streq(property, "State"))
+                v = session_state_to_string(s->state);
+        else if (streq(property, "Result"))
+                v = s->result == SESSION_RESULT_NONE ? "" : session_result_to_string(s->result);
+        else if (streq(property, "Description"))
+                v = s->spec->description ? s->spec->description : "";
+        else if (streq(property, "Slice"))
+                v = executor_session_slice(s) ? executor_session_slice(s) : "";
+        else if (streq(property, "OutputDirectory"))
+                v = r->output_directory;
+        return sd_bus_message_append(reply, "s", v);
+}
+
+static int property_get_u32(sd_bus *bus, const char *path, const char *interface, const char *property,
+                            sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        SessionRecord *r = userdata;
+
+        if (streq(property, "Owner"))
+                return sd_bus_message_append(reply, "u", (uint32_t) r->owner.uid);
+        return sd_bus_message_append(reply, "u", (uint32_t) session_target(r->session)->pid);
+}
+
+static int property_get_timestamp(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        SessionRecord *r = userdata;
+
+        return sd_bus_message_append(reply, "t", (uint64_t) (streq(property, "CreatedTimestamp") ?
+                                                             r->created_realtime : r->finished_realtime));
+}
+
+static int append_string_entry(sd_bus_message *m, const char *key, const char *value) {
+        return sd_bus_message_append(m, "{sv}", key, "s", value ? value : "");
+}
+
+static int append_strv_entry(sd_bus_message *m, const char *key, char * const *l) {
+        int k;
+
+        k = sd_bus_message_open_container(m, 'e', "sv");
+        if (k >= 0)
+                k = sd_bus_message_append(m, "s", key);
+        if (k >= 0)
+                k = sd_bus_message_open_container(m, 'v', "as");
+        if (k >= 0)
+                k = sd_bus_message_append_strv(m, (char **) (l ? l : (char * const[]) { NULL }));
+        if (k >= 0)
+                k = sd_bus_message_close_container(m);
+        if (k >= 0)
+                k = sd_bus_message_close_container(m);
+        return k;
+}
+
+/* Everything `profctl status` shows: the properties, the spec, and per process its unit, how it
+ * ended, CPU time and memory. */
+static int session_bus_append_status(sd_bus_message *reply, SessionRecord *r) {
+        Session *s = r->session;
+        int k;
+
+        k = sd_bus_message_open_container(reply, 'a', "{sv}");
+        if (k < 0)
+                return k;
+        k = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}",
+                                  "Id", "s", s->id,
+                                  "State", "s", session_state_to_string(s->state),
+                                  "Result", "s", s->result == SESSION_RESULT_NONE ? "" : session_result_to_string(s->result),
+                                  "StopCause", "s", s->stop_cause == STOP_CAUSE_NONE ? "" : stop_cause_to_string(s->stop_cause),
+                                  "Owner", "u", (uint32_t) r->owner.uid,
+                                  "TargetPID", "u", (uint32_t) session_target(s)->pid,
+                                  "CreatedTimestamp", "t", (uint64_t) r->created_realtime,
+                                  "FinishedTimestamp", "t", (uint64_t) r->finished_realtime,
+                                  "ExitStatus", "i", s->state == SESSION_FINISHED ? session_exit_status(s) : -1);
+        if (k >= 0)
+                k = append_string_entry(reply, "Description", s->spec->description);
+        if (k >= 0)
+                k = append_string_entry(reply, "Slice", executor_session_slice(s));
+        if (k >= 0)
+                k = append_string_entry(reply, "OutputDirectory", r->output_directory);
+        if (k >= 0)
+                k = append_string_entry(reply, "WorkingDirectory", s->spec->working_directory);
+        if (k >= 0)
+                k = append_strv_entry(reply, "Target", s->spec->target);
+        if (k >= 0)
+                k = append_strv_entry(reply, "Environment", s->spec->environment);
+        if (k >= 0)
+                k = sd_bus_message_append(reply, "{sv}", "StopTimeoutUSec", "t", (uint64_t) s->spec->stop_timeout);
+        if (k >= 0)
+                k = sd_bus_message_append(reply, "{sv}", "MaxDurationUSec", "t", (uint64_t) s->spec->max_duration);
+        if (k < 0)
+                return k;
+
+        k = sd_bus_message_open_container(reply, 'e', "sv");
+        if (k >= 0)
+                k = sd_bus_message_append(reply, "s", "Processes");
+        if (k >= 0)
+                k = sd_bus_message_open_container(reply, 'v', "a(sssuiit)");
+        if (k >= 0)
+                k = append_processes(reply, r);
+        if (k >= 0)
+                k = sd_bus_message_close_container(reply);
+        if (k >= 0)
+                k = sd_bus_message_close_container(reply);
+        if (k < 0)
+                return k;
+
+        /* ProcessDetails: aa{sv}, one dictionary per process, in the order of Processes. */
+        k = sd_bus_message_open_container(reply, 'e', "sv");
+        if (k >= 0)
+                k = sd_bus_message_append(reply, "s", "ProcessDetails");
+        if (k >= 0)
+                k = sd_bus_message_open_container(reply, 'v', "aa{sv}");
+        if (k >= 0)
+                k = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        for (size_t i = 0; k >= 0 && i < s->n_processes; i++) {
+                Process *p = s->processes[i];
+                char end[PROCESS_FORMAT_END_MAX];
+                uint64_t cpu, memory;
+
+                executor_process_accounting(p, &cpu, &memory);
+                k = sd_bus_message_open_container(reply, 'a', "{sv}");
+                if (k >= 0)
+                        k = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}",
+                                                  "Name", "s", p->name,
+                                                  "Role", "s", process_role_to_string(p->role),
+                                                  "State", "s", process_state_to_string(p->state),
+                                                  "PID", "u", (uint32_t) p->pid,
+                                                  "End", "s", process_format_end(p, end, sizeof(end)),
+                                                  "CPUUSec", "t", cpu,
+                                                  "MemoryBytes", "t", memory);
+                if (k >= 0)
+                        k = append_string_entry(reply, "Unit", executor_process_unit(p));
+                if (k >= 0)
+                        k = append_strv_entry(reply, "Argv", p->argv);
+                if (k >= 0)
+                        k = sd_bus_message_close_container(reply);
+        }
+        if (k >= 0)
+                k = sd_bus_message_close_container(reply);
+        if (k >= 0)
+                k = sd_bus_message_close_container(reply);
+        if (k >= 0)
+                k = sd_bus_message_close_container(reply);
+        if (k < 0)
+                return k;
+        return sd_bus_message_close_container(reply);
+}
+
+int bus_session_status(SessionRecord *r, sd_bus_message *m, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int k;
+
+        k = manager_check_owner(r, m, error);
+        if (k < 0)
+                return k;
+        k = sd_bus_message_new_method_return(m, &reply);
+        if (k < 0)
+                return k;
+        k = session_bus_append_status(reply, r);
+        if (k < 0)
+                return k;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+int bus_session_stop(SessionRecord *r, sd_bus_message *m, sd_bus_error *error) {
+        int k;
+
+        k = manager_check_owner(r, m, error);
+        if (k < 0)
+                return k;
+        if (r->session->state == SESSION_FINISHED)
+                return sd_bus_error_setf(error, PROFD_ERROR_BAD_STATE, "Session %s has finished already.",
+                                         r->session->id);
+        k = session_dispatch(r->session, &(SessionEvent) { .type = SESSION_EVENT_STOP, .cause = STOP_CAUSE_REQUEST });
+        if (k < 0)
+                return sd_bus_error_set_errnof(error, k, "Session %s: cannot stop: %s", r->session->id, strerror_abs(k));
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+int bus_session_kill(SessionRecord *r, sd_bus_message *m, sd_bus_error *error) {
+        const char *whom;
+        int32_t sig;
+        int k;
+
+        k = sd_bus_message_read(m, "si", &whom, &sig);
+        if (k < 0)
+                return k;
+        k = manager_check_owner(r, m, error);
+        if (k < 0)
+                return k;
+        k = manager_kill(r, whom, sig, error);
+        if (k < 0)
+                return k;
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+int bus_session_pause(SessionRecord *r, sd_bus_message *m, bool pause, sd_bus_error *error) {
+        int k;
+
+        k = manager_check_owner(r, m, error);
+        if (k < 0)
+                return k;
+        k = session_dispatch(r->session, &(SessionEvent) { .type = pause ? SESSION_EVENT_PAUSE : SESSION_EVENT_RESUME });
+        if (k == -EBUSY)
+                return sd_bus_error_setf(error, PROFD_ERROR_BAD_STATE, "Session %s is %s, not %s.", r->session->id,
+                                         session_state_to_string(r->session->state), pause ? "running" : "paused");
+        if (k < 0)
+                return sd_bus_error_set_errnof(error, k, "Session %s: %s", r->session->id, strerror_abs(k));
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+int bus_session_add_supporter(SessionRecord *r, sd_bus_message *m, sd_bus_error *error) {
+        _cleanup_(supporter_spec_done) SupporterSpec sup = { 0 };
+        _cleanup_free_ char *path = NULL;
+        Session *s = r->session;
+        int k;
+
+        k = manager_check_owner(r, m, error);
+        if (k < 0)
+                return k;
+        k = bus_message_read_supporter_spec(m, s->spec, &sup, error);
+        if (k < 0)
+                return k;
+        if (s->n_processes + 1 > r->manager->config.processes_per_session)
+                return sd_bus_error_setf(error, PROFD_ERROR_LIMIT_REACHED,
+                                         "Session %s has %zu processes, at most %u (ProcessesPerSession=).",
+                                         s->id, s->n_processes, r->manager->config.processes_per_session);
+        if (find_executable(sup.argv[0], s->spec->environment, &path) == -ENOENT)
+                return sd_bus_error_setf(error, PROFD_ERROR_INVALID_SPEC,
+                                         "Argv: '%s' not found in the PATH of the session's Environment.", sup.argv[0]);
+        k = session_add_supporter(s, &sup);
+        if (k == -EBUSY)
+                return sd_bus_error_setf(error, PROFD_ERROR_BAD_STATE, "Session %s is %s: supporters join "
+                                         "starting or running sessions only.", s->id, session_state_to_string(s->state));
+        if (k < 0)
+                return sd_bus_error_set_errnof(error, k, "Session %s: cannot add the supporter: %s", s->id, strerror_abs(k));
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+#define DEFINE_OBJECT_METHOD(name, call)                                                        \
+        static int method_##name(sd_bus_message *msg, void *userdata, sd_bus_error *error) {   \
+                SessionRecord *r = userdata;                                                    \
+                return call;                                                                    \
+        }
+
+DEFINE_OBJECT_METHOD(stop, bus_session_stop(r, msg, error))
+DEFINE_OBJECT_METHOD(status, bus_session_status(r, msg, error))
+DEFINE_OBJECT_METHOD(kill, bus_session_kill(r, msg, error))
+DEFINE_OBJECT_METHOD(pause, bus_session_pause(r, msg, true, error))
+DEFINE_OBJECT_METHOD(resume, bus_session_pause(r, msg, false, error))
+DEFINE_OBJECT_METHOD(add_supporter, bus_session_add_supporter(r, msg, error))
+
+const sd_bus_vtable session_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Id", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("State", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Result", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Owner", "u", property_get_u32, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Description", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("TargetPID", "u", property_get_u32, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Processes", "a(sssuiit)", property_get_processes, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Slice", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("CreatedTimestamp", "t", property_get_timestamp, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("FinishedTimestamp", "t", property_get_timestamp, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("OutputDirectory", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_METHOD_WITH_ARGS("Stop", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_stop, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Status", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", status), method_status,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Kill", SD_BUS_ARGS("s", whom, "i", signal), SD_BUS_NO_RESULT, method_kill,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Pause", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_pause, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Resume", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_resume, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AddSupporter", SD_BUS_ARGS("a{sv}", supporter), SD_BUS_NO_RESULT,
+                                method_add_supporter, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
