@@ -12,9 +12,13 @@ static const char * const ready_mode_table[_READY_MODE_MAX] = {
 };
 DEFINE_STRING_TABLE_LOOKUP(ready_mode, ReadyMode, _READY_MODE_MAX);
 
-static void supporter_spec_done(SupporterSpec *s) {
+void supporter_spec_done(SupporterSpec *s) {
         free(s->name);
         strv_free(s->argv);
+        strv_free(s->requires);
+        strv_free(s->provides);
+        free(s->working_directory);
+        *s = (SupporterSpec) { 0 };
 }
 
 SessionSpec *session_spec_free(SessionSpec *spec) {
@@ -27,6 +31,8 @@ SessionSpec *session_spec_free(SessionSpec *spec) {
         strv_free(spec->target);
         free(spec->working_directory);
         strv_free(spec->environment);
+        strv_free(spec->claims);
+        strv_free(spec->uses);
         free(spec);
         return NULL;
 }
@@ -72,47 +78,74 @@ int ready_parse(const char *s, ReadyMode *ret_mode, usec_t *ret_delay) {
 bool supporter_name_is_valid(const char *name) {
         size_t n = strlen(name);
 
-        /* The name becomes part of unit names and file names: keep it to what both allow, and
-         * keep "target" for the process under test. */
+        /* No '-' or '/': see SUPPORTER_NAME_RULES. "target" is the process under test. */
         if (n == 0 || n > SPEC_NAME_MAX || !isalnum((unsigned char) name[0]))
                 return false;
-        if (strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n)
+        if (strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.") != n)
                 return false;
         return !streq(name, "target");
 }
 
-static const SupporterSpec *find_supporter(const SessionSpec *spec, const char *name) {
+bool resource_name_is_valid(const char *name) {
+        size_t n = strlen(name);
+
+        if (n == 0 || n > SPEC_NAME_MAX)
+                return false;
+        for (const char *c = name; *c; c++)
+                if (!isgraph((unsigned char) *c))
+                        return false;
+        return true;
+}
+
+const SupporterSpec *session_spec_find_supporter(const SessionSpec *spec, const char *name) {
         for (size_t i = 0; i < spec->n_supporters; i++)
-                if (streq(spec->supporters[i].name, name))
+                if (streq_ptr(spec->supporters[i].name, name))
                         return &spec->supporters[i];
         return NULL;
 }
 
-/* "perf" for "/usr/bin/perf", made valid and unique: "perf-2" for the second one. */
-static int derive_supporter_name(const SessionSpec *spec, const char *argv0, char **ret) {
+int supporter_name_derive(const SessionSpec *spec, const char *argv0, char **ret) {
         const char *base = strrchr(argv0, '/');
         char stem[SPEC_NAME_MAX - 4 + 1], candidate[SPEC_NAME_MAX + 1];
         size_t n = 0;
 
         base = base ? base + 1 : argv0;
         for (const char *c = base; *c && n < sizeof(stem) - 1; c++)
-                stem[n++] = (isalnum((unsigned char) *c) || strchr("_.-", *c)) ? *c : '_';
+                stem[n++] = (isalnum((unsigned char) *c) || *c == '.') ? *c : '_';
         stem[n] = '\0';
         if (n == 0 || !isalnum((unsigned char) stem[0]) || streq(stem, "target"))
                 snprintf(stem, sizeof(stem), "supporter");
 
+        /* At most SPEC_SUPPORTERS_MAX + 1 rounds: the suffix fits in the 4 bytes kept free. */
         snprintf(candidate, sizeof(candidate), "%s", stem);
-        for (unsigned i = 2; find_supporter(spec, candidate); i++)
-                snprintf(candidate, sizeof(candidate), "%s-%u", stem, i);
+        for (unsigned i = 2; session_spec_find_supporter(spec, candidate); i++)
+                snprintf(candidate, sizeof(candidate), "%s_%u", stem, i);
 
         *ret = strdup(candidate);
         return *ret ? 0 : -ENOMEM;
 }
 
+int session_spec_add_supporter_spec(SessionSpec *spec, SupporterSpec *s) {
+        SupporterSpec *grown;
+
+        if (!s->name || !supporter_name_is_valid(s->name))
+                return -EINVAL;
+        if (session_spec_find_supporter(spec, s->name))
+                return -EEXIST;
+
+        grown = reallocarray(spec->supporters, spec->n_supporters + 1, sizeof(SupporterSpec));
+        if (!grown)
+                return -ENOMEM;
+        spec->supporters = grown;
+        spec->supporters[spec->n_supporters++] = *s;
+        *s = (SupporterSpec) { 0 };
+        return 0;
+}
+
 int session_spec_add_supporter(SessionSpec *spec, const char *cmdline, ShellSplitError *ret_error) {
         _cleanup_strv_free_ char **words = NULL;
         _cleanup_free_ char *name = NULL;
-        SupporterSpec *grown;
+        _cleanup_(supporter_spec_done) SupporterSpec s = { 0 };
         const char *eq;
         size_t skip = 0;
         int r;
@@ -127,12 +160,11 @@ int session_spec_add_supporter(SessionSpec *spec, const char *cmdline, ShellSpli
                         if (ret_error)
                                 *ret_error = (ShellSplitError) {
                                         .offset = 0,
-                                        .reason = "invalid supporter name (letters, digits, '_', '.', '-'; "
-                                                  "up to 32; not \"target\")",
+                                        .reason = "invalid supporter name (" SUPPORTER_NAME_RULES ")",
                                 };
                         return -EINVAL;
                 }
-                if (find_supporter(spec, name)) {
+                if (session_spec_find_supporter(spec, name)) {
                         if (ret_error)
                                 *ret_error = (ShellSplitError) { .offset = 0, .reason = "duplicate supporter name" };
                         return -EEXIST;
@@ -153,21 +185,17 @@ int session_spec_add_supporter(SessionSpec *spec, const char *cmdline, ShellSpli
         }
 
         if (!name) {
-                r = derive_supporter_name(spec, words[0], &name);
+                r = supporter_name_derive(spec, words[0], &name);
                 if (r < 0)
                         return r;
         }
 
-        grown = reallocarray(spec->supporters, spec->n_supporters + 1, sizeof(SupporterSpec));
-        if (!grown)
-                return -ENOMEM;
-        spec->supporters = grown;
-        spec->supporters[spec->n_supporters++] = (SupporterSpec) {
+        s = (SupporterSpec) {
                 .name = TAKE_PTR(name),
                 .argv = TAKE_PTR(words),
                 .ready = READY_EXEC,
         };
-        return 0;
+        return session_spec_add_supporter_spec(spec, &s);
 }
 
 static int validate_argv(char * const *argv, const char **ret_message, const char *what_empty,
@@ -183,6 +211,48 @@ static int validate_argv(char * const *argv, const char **ret_message, const cha
         return 0;
 }
 
+static bool resource_names_are_valid(char * const *names) {
+        for (char * const *n = names; n && *n; n++)
+                if (!resource_name_is_valid(*n))
+                        return false;
+        return true;
+}
+
+/* C0, DEL and the UTF-8 encoded C1 range: what could steer a terminal that prints the string. */
+static bool string_has_control(const char *s) {
+        for (const unsigned char *c = (const unsigned char *) s; *c; c++)
+                if (*c < 0x20 || *c == 0x7f || (*c == 0xc2 && c[1] >= 0x80 && c[1] <= 0x9f))
+                        return true;
+        return false;
+}
+
+int supporter_spec_validate(const SupporterSpec *s, const char **ret_message) {
+        int r;
+
+        if (!s->name || !supporter_name_is_valid(s->name)) {
+                *ret_message = "Supporters: invalid supporter name";
+                return -EINVAL;
+        }
+        r = validate_argv(s->argv, ret_message, "Supporters: supporter without a command",
+                          "Supporters: too many arguments or arguments too long");
+        if (r < 0)
+                return r;
+        if (s->ready < 0 || s->ready >= _READY_MODE_MAX) {
+                *ret_message = "Supporters: invalid Ready mode";
+                return -EINVAL;
+        }
+        if (s->working_directory && s->working_directory[0] != '/') {
+                *ret_message = "Supporters: working directory not an absolute path";
+                return -EINVAL;
+        }
+        if (!resource_names_are_valid(s->requires) || !resource_names_are_valid(s->provides)) {
+                *ret_message = "Supporters: invalid name in Requires or Provides "
+                               "(printable, no blanks, at most 32 bytes)";
+                return -EINVAL;
+        }
+        return 0;
+}
+
 int session_spec_validate(const SessionSpec *spec, const char **ret_message) {
         int r;
 
@@ -193,6 +263,18 @@ int session_spec_validate(const SessionSpec *spec, const char **ret_message) {
         if (strv_size(spec->environment) > SPEC_ARGV_BYTES_MAX) {
                 *ret_message = "Environment: too large";
                 return -E2BIG;
+        }
+        for (char * const *e = spec->environment; e && *e; e++) {
+                const char *eq = strchr(*e, '=');
+
+                if (!eq || eq == *e) {
+                        *ret_message = "Environment: entries must be NAME=VALUE with a non-empty NAME";
+                        return -EINVAL;
+                }
+        }
+        if (spec->description && string_has_control(spec->description)) {
+                *ret_message = "Description: contains control characters";
+                return -EINVAL;
         }
         if (spec->working_directory && spec->working_directory[0] != '/') {
                 *ret_message = "WorkingDirectory: not an absolute path";
@@ -210,26 +292,29 @@ int session_spec_validate(const SessionSpec *spec, const char **ret_message) {
                 *ret_message = "MaxDurationUSec: must be greater than zero";
                 return -EINVAL;
         }
+        if (!resource_names_are_valid(spec->claims)) {
+                *ret_message = "Claims: invalid name (printable, no blanks, at most 32 bytes)";
+                return -EINVAL;
+        }
+        if (!resource_names_are_valid(spec->uses)) {
+                *ret_message = "Uses: invalid name (printable, no blanks, at most 32 bytes)";
+                return -EINVAL;
+        }
+        if (spec->priority < SPEC_PRIORITY_MIN || spec->priority > SPEC_PRIORITY_MAX) {
+                *ret_message = "Priority: not between -1000 and 1000";
+                return -EINVAL;
+        }
         for (size_t i = 0; i < spec->n_supporters; i++) {
                 const SupporterSpec *s = &spec->supporters[i];
 
-                if (!supporter_name_is_valid(s->name)) {
-                        *ret_message = "Supporters: invalid supporter name";
-                        return -EINVAL;
-                }
+                r = supporter_spec_validate(s, ret_message);
+                if (r < 0)
+                        return r;
                 for (size_t j = 0; j < i; j++)
                         if (streq(spec->supporters[j].name, s->name)) {
                                 *ret_message = "Supporters: duplicate supporter name";
                                 return -EEXIST;
                         }
-                r = validate_argv(s->argv, ret_message, "Supporters: supporter without a command",
-                                  "Supporters: too many arguments or arguments too long");
-                if (r < 0)
-                        return r;
-                if (s->ready < 0 || s->ready >= _READY_MODE_MAX) {
-                        *ret_message = "Supporters: invalid Ready mode";
-                        return -EINVAL;
-                }
         }
         return 0;
 }

@@ -157,8 +157,8 @@ static int assign(ConfigParser *p, const ConfigItem *item, const char *value) {
         case CONFIG_TIMESPAN:
                 r = parse_timespan(value, USEC_PER_SEC, (usec_t *) field);
                 if (r < 0)
-                        return log_error_errno(EINVAL, "%s:%u: Invalid %s= value '%s': expected a duration "
-                                               "such as 60, 90s, 5min or infinity.",
+                        return log_error_errno(EINVAL, "%s:%u: Invalid %s= value '%s': expected a "
+                                               "duration such as 60, 90s, 5min or infinity.",
                                                p->filename, p->line, item->key, value);
                 return 0;
         case CONFIG_UNSIGNED:

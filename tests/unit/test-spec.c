@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "json.h"
+#include "path-lookup.h"
 #include "shell-split.h"
 #include "spec.h"
 #include "strv.h"
@@ -86,7 +87,7 @@ START_TEST(test_add_supporter) {
         ck_assert_uint_eq(spec->n_supporters, 4);
         ck_assert_str_eq(spec->supporters[0].name, "perf");
         ck_assert_str_eq(spec->supporters[0].argv[0], "/usr/bin/perf");
-        ck_assert_str_eq(spec->supporters[1].name, "perf-2");
+        ck_assert_str_eq(spec->supporters[1].name, "perf_2");
         ck_assert_str_eq(spec->supporters[2].name, "trace");
         ck_assert_str_eq(spec->supporters[2].argv[0], "strace");
         ck_assert_str_eq(spec->supporters[3].name, "my");
@@ -102,6 +103,8 @@ START_TEST(test_add_supporter) {
         ck_assert_str_eq(e.reason, "duplicate supporter name");
         ck_assert_int_eq(session_spec_add_supporter(spec, "target=x", &e), -EINVAL);
         ck_assert_int_eq(session_spec_add_supporter(spec, "-bad=x", &e), -EINVAL);
+        ck_assert_int_eq(session_spec_add_supporter(spec, "my-tool=x", &e), -EINVAL);
+        ck_assert_ptr_nonnull(strstr(e.reason, "letters, digits, '_' and '.'"));
         ck_assert_int_eq(session_spec_add_supporter(spec, "   ", &e), -EINVAL);
         ck_assert_str_eq(e.reason, "empty command");
         ck_assert_int_eq(session_spec_add_supporter(spec, "n=", &e), -EINVAL);
@@ -120,14 +123,19 @@ START_TEST(test_derived_names) {
         ck_assert_int_eq(session_spec_add_supporter(spec, "/bin/target", NULL), 0);
         ck_assert_str_eq(spec->supporters[1].name, "supporter");
         ck_assert_int_eq(session_spec_add_supporter(spec, "_x", NULL), 0);
-        ck_assert_str_eq(spec->supporters[2].name, "supporter-2");
+        ck_assert_str_eq(spec->supporters[2].name, "supporter_2");
         ck_assert(supporter_name_is_valid(spec->supporters[2].name));
+        /* '-' separates the fields of a unit name: it never makes it into a derived name. */
+        ck_assert_int_eq(session_spec_add_supporter(spec, "/usr/bin/perf-trace x", NULL), 0);
+        ck_assert_str_eq(spec->supporters[3].name, "perf_trace");
 }
 END_TEST
 
 START_TEST(test_names) {
         ck_assert(supporter_name_is_valid("perf"));
-        ck_assert(supporter_name_is_valid("perf-2.x_y"));
+        ck_assert(supporter_name_is_valid("perf_2.x_y"));
+        ck_assert(!supporter_name_is_valid("perf-2"));
+        ck_assert(!supporter_name_is_valid("a@b"));
         ck_assert(!supporter_name_is_valid(""));
         ck_assert(!supporter_name_is_valid("target"));
         ck_assert(!supporter_name_is_valid("../etc"));
@@ -234,6 +242,138 @@ START_TEST(test_validate_argv_size) {
 }
 END_TEST
 
+static char **strv_of(const char *a, const char *b) {
+        char **l = calloc(3, sizeof(char *));
+
+        l[0] = strdup(a);
+        l[1] = b ? strdup(b) : NULL;
+        return l;
+}
+
+START_TEST(test_validate_new_fields) {
+        _cleanup_(session_spec_freep) SessionSpec *spec = NULL;
+        const char *msg = NULL;
+
+        ck_assert_int_eq(session_spec_new(&spec), 0);
+        spec->target = strv_of("prog", NULL);
+        ck_assert_int_eq(session_spec_add_supporter(spec, "perf record", NULL), 0);
+        ck_assert_int_eq(session_spec_validate(spec, &msg), 0);
+
+        spec->environment = strv_of("A=1", "=x");
+        ck_assert_int_eq(session_spec_validate(spec, &msg), -EINVAL);
+        ck_assert_str_eq(msg, "Environment: entries must be NAME=VALUE with a non-empty NAME");
+        free(spec->environment[1]);
+        spec->environment[1] = strdup("NOEQUALS");
+        ck_assert_int_eq(session_spec_validate(spec, &msg), -EINVAL);
+        free(spec->environment[1]);
+        spec->environment[1] = strdup("B=");
+        ck_assert_int_eq(session_spec_validate(spec, &msg), 0);
+
+        spec->description = strdup("fine: caf\xc3\xa9");
+        ck_assert_int_eq(session_spec_validate(spec, &msg), 0);
+        spec->description[0] = '\033';
+        ck_assert_int_eq(session_spec_validate(spec, &msg), -EINVAL);
+        ck_assert_str_eq(msg, "Description: contains control characters");
+        free(spec->description);
+        spec->description = strdup("csi \xc2\x9b");
+        ck_assert_int_eq(session_spec_validate(spec, &msg), -EINVAL);
+        free(spec->description);
+        spec->description = NULL;
+
+        spec->claims = strv_of("gpu0", "has space");
+        ck_assert_int_eq(session_spec_validate(spec, &msg), -EINVAL);
+        ck_assert(startswith(msg, "Claims: "));
+        free(spec->claims[1]);
+        spec->claims[1] = strdup("port:8080");
+        spec->uses = strv_of("", NULL);
+        ck_assert_int_eq(session_spec_validate(spec, &msg), -EINVAL);
+        ck_assert(startswith(msg, "Uses: "));
+        free(spec->uses[0]);
+        spec->uses[0] = strdup("012345678901234567890123456789012"); /* 33 bytes */
+        ck_assert_int_eq(session_spec_validate(spec, &msg), -EINVAL);
+        spec->uses[0][32] = '\0';
+        ck_assert_int_eq(session_spec_validate(spec, &msg), 0);
+
+        spec->priority = 1001;
+        ck_assert_int_eq(session_spec_validate(spec, &msg), -EINVAL);
+        ck_assert_str_eq(msg, "Priority: not between -1000 and 1000");
+        spec->priority = -1000;
+        ck_assert_int_eq(session_spec_validate(spec, &msg), 0);
+
+        spec->supporters[0].working_directory = strdup("out");
+        ck_assert_int_eq(session_spec_validate(spec, &msg), -EINVAL);
+        ck_assert_str_eq(msg, "Supporters: working directory not an absolute path");
+        free(spec->supporters[0].working_directory);
+        spec->supporters[0].working_directory = strdup("/out");
+        spec->supporters[0].provides = strv_of("perf\tdata", NULL);
+        ck_assert_int_eq(session_spec_validate(spec, &msg), -EINVAL);
+        ck_assert(startswith(msg, "Supporters: "));
+        spec->supporters[0].provides[0][4] = '.';
+        spec->supporters[0].requires = strv_of("x", NULL);
+        ck_assert_int_eq(session_spec_validate(spec, &msg), 0);
+}
+END_TEST
+
+START_TEST(test_add_supporter_spec) {
+        _cleanup_(session_spec_freep) SessionSpec *spec = NULL;
+        _cleanup_(supporter_spec_done) SupporterSpec s = { 0 };
+        char *name, **argv;
+
+        ck_assert_int_eq(session_spec_new(&spec), 0);
+        s = (SupporterSpec) { .name = name = strdup("perf"), .argv = argv = strv_of("perf", "record") };
+        ck_assert_int_eq(session_spec_add_supporter_spec(spec, &s), 0);
+        ck_assert_ptr_null(s.name);
+        ck_assert_ptr_null(s.argv);
+        ck_assert_uint_eq(spec->n_supporters, 1);
+        ck_assert_ptr_eq(spec->supporters[0].name, name);
+        ck_assert_ptr_eq(spec->supporters[0].argv, argv);
+        ck_assert_ptr_eq(session_spec_find_supporter(spec, "perf"), &spec->supporters[0]);
+        ck_assert_ptr_null(session_spec_find_supporter(spec, "strace"));
+
+        /* Refused: the caller keeps what it had. */
+        s = (SupporterSpec) { .name = name = strdup("perf"), .argv = argv = strv_of("x", NULL) };
+        ck_assert_int_eq(session_spec_add_supporter_spec(spec, &s), -EEXIST);
+        ck_assert_ptr_eq(s.name, name);
+        ck_assert_ptr_eq(s.argv, argv);
+        free(s.name);
+        s.name = name = strdup("a-b");
+        ck_assert_int_eq(session_spec_add_supporter_spec(spec, &s), -EINVAL);
+        ck_assert_ptr_eq(s.name, name);
+        ck_assert_uint_eq(spec->n_supporters, 1);
+}
+END_TEST
+
+START_TEST(test_find_executable) {
+        char *path_env[] = { "HOME=/", "PATH=::relative:/nonexistent:/proc/self", "PATH=/bin", NULL };
+        char *empty_env[] = { "PATH=", NULL };
+        char *no_path_env[] = { "HOME=/", NULL };
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+        char *p = NULL;
+
+        /* /proc/self/exe is a regular executable file, wherever the test runs. */
+        ck_assert_int_eq(find_executable("exe", path_env, &a), 0);
+        ck_assert_str_eq(a, "/proc/self/exe");
+        /* Regular but not executable; a directory; nothing at all. */
+        ck_assert_int_eq(find_executable("status", path_env, &p), -ENOENT);
+        ck_assert_int_eq(find_executable("fd", path_env, &p), -ENOENT);
+        ck_assert_int_eq(find_executable("no-such-command", path_env, &p), -ENOENT);
+        ck_assert_int_eq(find_executable("", path_env, &p), -ENOENT);
+        /* Empty components are not the working directory. */
+        ck_assert_int_eq(find_executable("exe", empty_env, &p), -ENOENT);
+        ck_assert_ptr_null(p);
+
+        /* With a '/', as is, unchecked. */
+        ck_assert_int_eq(find_executable("./no/such", path_env, &b), 0);
+        ck_assert_str_eq(b, "./no/such");
+
+        /* No PATH: the default one, where every system has a sh. */
+        ck_assert_int_eq(find_executable("sh", no_path_env, &c), 0);
+        ck_assert(c[0] == '/' && streq(strrchr(c, '/'), "/sh"));
+        ck_assert_int_eq(find_executable("sh", NULL, &d), 0);
+        ck_assert_str_eq(c, d);
+}
+END_TEST
+
 START_TEST(test_substitute_pid) {
         _cleanup_strv_free_ char **out = NULL;
         char *in[] = { "perf", "-p", "{pid}", "--out=x.{pid}.{pid}", "{pi}", "{{pid}}", "", NULL };
@@ -286,6 +426,9 @@ static Suite *spec_suite(void) {
         tcase_add_test(tc, test_timespan);
         tcase_add_test(tc, test_validate);
         tcase_add_test(tc, test_validate_argv_size);
+        tcase_add_test(tc, test_validate_new_fields);
+        tcase_add_test(tc, test_add_supporter_spec);
+        tcase_add_test(tc, test_find_executable);
         tcase_add_test(tc, test_substitute_pid);
         tcase_add_test(tc, test_json_string);
         suite_add_tcase(s, tc);
