@@ -332,11 +332,6 @@ static int driver_spawn(Session *s, Process *p) {
 
                 /* The terminal's input is the target's: a supporter reading it would steal keys or
                  * be stopped by SIGTTIN. */
-                if (x->null_fd < 0) {
-                        x->null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-                        if (x->null_fd < 0)
-                                return log_error_errno(errno, "Failed to open /dev/null: %m");
-                }
                 params.stdio[0] = x->null_fd;
                 if (sio->output_directory) {
                         r = process_open_log(p, &log_fd);
@@ -734,6 +729,11 @@ int executor_new(Executor **ret, sd_event *event, ExecutorChangedFn changed, voi
         x->userdata = userdata;
         x->tty_fd = -EBADF;
         x->null_fd = -EBADF;
+
+        /* Opened once, not per supporter, so that a running daemon's fds stay what they are. */
+        x->null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (x->null_fd < 0)
+                return negative_errno();
 
         r = scope_backend_new_direct(&x->backend);
         if (r < 0)

@@ -7,6 +7,7 @@
 #include <search.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -98,11 +99,20 @@ static bool manager_all_finished(Manager *m) {
         return true;
 }
 
+/* After SIGTERM: exit once every session finished and systemd answered what we asked of it. */
+static void manager_maybe_exit(Manager *m) {
+        if (m->stopping && manager_all_finished(m) && !(m->backend && scope_backend_busy(m->backend)))
+                (void) sd_event_exit(m->event, 0);
+}
+
+static void on_backend_idle(void *userdata) {
+        manager_maybe_exit(userdata);
+}
+
 static void manager_session_finished(Manager *m, SessionRecord *r) {
         int k;
 
         r->finished_seen = true;
-        r->finished_realtime = now_usec(CLOCK_REALTIME);
         r->caller = sd_bus_track_unref(r->caller);
         r->caller_peer = sd_bus_unref(r->caller_peer);
         log_info("Session %s finished: %s.", r->session->id, session_result_to_string(r->session->result));
@@ -114,8 +124,7 @@ static void manager_session_finished(Manager *m, SessionRecord *r) {
         if (k < 0)
                 log_warning_errno(k, "Session %s: cannot schedule its removal, keeping it: %m", r->session->id);
 
-        if (m->stopping && manager_all_finished(m))
-                (void) sd_event_exit(m->event, 0);
+        manager_maybe_exit(m);
 }
 
 static void on_session_changed(Session *s, void *userdata) {
@@ -124,8 +133,12 @@ static void on_session_changed(Session *s, void *userdata) {
 
         if (!r)
                 return; /* still being set up */
-        if (r->start_request && s->state != SESSION_STARTING && s->state != SESSION_QUEUED)
+        /* StartSession is answered once the target executes in its scope, or once it is clear that
+         * it never will, so that a missing program is the caller's error, not a silent exit. */
+        if (r->start_request && (session_target(s)->exec_done || s->state == SESSION_FINISHED))
                 manager_bus_reply_start(r);
+        if (s->state == SESSION_FINISHED && r->finished_realtime == 0)
+                r->finished_realtime = now_usec(CLOCK_REALTIME);
         manager_bus_session_changed(r);
         if (s->state == SESSION_FINISHED && !r->finished_seen)
                 manager_session_finished(m, r);
@@ -642,8 +655,7 @@ static int on_signal(sd_event_source *source, const struct signalfd_siginfo *si,
                 LIST_FOREACH(records, r, m->records)
                         (void) session_dispatch(r->session, &(SessionEvent) { .type = SESSION_EVENT_ESCALATE });
         }
-        if (manager_all_finished(m))
-                (void) sd_event_exit(m->event, 0);
+        manager_maybe_exit(m);
         return 0;
 }
 
@@ -772,14 +784,6 @@ static int manager_pick_backend(Manager *m, ScopeBackendType type) {
                         return r;
         }
 
-        if (type == SCOPE_BACKEND_AUTO) {
-                r = sd_bus_get_name_creds(m->systemd_bus, "org.freedesktop.systemd1", 0, NULL);
-                if (r < 0) {
-                        log_info("systemd is not on the bus, using the direct backend.");
-                        goto direct;
-                }
-        }
-
         /* The name we own on that bus gets RequestStop; else our unique name does. */
         if (m->systemd_bus == m->bus)
                 controller = PROFD_BUS_NAME;
@@ -788,17 +792,22 @@ static int manager_pick_backend(Manager *m, ScopeBackendType type) {
                 if (r < 0)
                         return r;
         }
+
+        /* Subscribing is the probe for "auto": it also waits for a user manager that is about to
+         * connect to a freshly activated session bus, since the bus queues calls to systemd1. */
         r = scope_backend_new_systemd(&m->backend, m->systemd_bus, controller);
-        if (r < 0)
-                return r;
-        goto done;
+        if (r >= 0)
+                goto done;
+        if (type == SCOPE_BACKEND_SYSTEMD)
+                return log_error_errno(r, "Failed to reach systemd on the bus: %m");
+        log_info("systemd is not on the bus, using the direct backend.");
 
 direct:
         r = scope_backend_new_direct(&m->backend);
         if (r < 0)
                 return r;
 done:
-        scope_backend_set_stop_request(m->backend, on_stop_request, m);
+        scope_backend_set_callbacks(m->backend, on_stop_request, on_backend_idle, m);
         executor_set_scope_backend(m->executor, m->backend);
         log_debug("Using the %s backend.", scope_backend_type_to_string(m->backend->type));
         return 0;
@@ -815,6 +824,11 @@ int manager_start(Manager *m, const char *listen_address, ScopeBackendType backe
                         return r;
         }
         manager_load_next_id(m);
+
+        /* Orphans of session processes come to us, not to PID 1: we reap them, and that SIGCHLD is
+         * what tells us a scope has emptied. */
+        if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+                return log_error_errno(errno, "Failed to become a subreaper: %m");
 
         sigemptyset(&mask);
         for (size_t i = 0; i < ELEMENTSOF(signals); i++)

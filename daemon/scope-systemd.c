@@ -120,11 +120,15 @@ static int on_start_reply(sd_bus_message *reply, void *userdata, sd_bus_error *r
 }
 
 static int on_slice_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        ScopeBackend *b = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(reply);
 
         /* A slice that is gone already (stopped with `systemctl stop`) is fine. */
         if (e && !sd_bus_error_has_name(e, "org.freedesktop.systemd1.NoSuchUnit"))
                 log_warning("Slice operation failed, ignoring: %s", bus_error_text(e));
+        assert(b->n_outstanding > 0);
+        if (--b->n_outstanding == 0 && b->idle)
+                b->idle(b->userdata);
         return 0;
 }
 
@@ -148,7 +152,11 @@ static int systemd_slice_new(ScopeBackend *b, const char *slice, const char *des
                 return r;
         /* Not waited for: the scopes' calls follow on this connection, so systemd has the slice
          * by the time it reads them. */
-        return sd_bus_call_async(sb->bus, NULL, m, on_slice_reply, NULL, 0);
+        r = sd_bus_call_async(sb->bus, NULL, m, on_slice_reply, b, 0);
+        if (r < 0)
+                return r;
+        b->n_outstanding++;
+        return 0;
 }
 
 static void systemd_slice_free(ScopeBackend *b, const char *slice) {
@@ -157,9 +165,11 @@ static void systemd_slice_free(ScopeBackend *b, const char *slice) {
 
         /* Once stopped, the transient slice is garbage-collected: nothing is left behind. */
         r = sd_bus_call_method_async(sb->bus, NULL, SYSTEMD_SERVICE, SYSTEMD_PATH, SYSTEMD_MANAGER, "StopUnit",
-                                     on_slice_reply, NULL, "ss", slice, "replace");
+                                     on_slice_reply, b, "ss", slice, "replace");
         if (r < 0)
                 log_warning_errno(r, "Failed to stop %s, ignoring: %m", slice);
+        else
+                b->n_outstanding++;
 }
 
 static int systemd_place(ScopeBackend *b, Scope *scope, const char *description, usec_t stop_timeout) {
@@ -292,8 +302,8 @@ int scope_backend_new_systemd(ScopeBackend **ret, sd_bus *bus, const char *contr
         if (r < 0) {
                 systemd_free(&sb->base);
                 if (sd_bus_error_is_set(&error))
-                        return log_error_errno(r, "Failed to subscribe to systemd: %s", error.message);
-                return log_error_errno(r, "Failed to subscribe to systemd: %m");
+                        log_debug("Cannot subscribe to systemd: %s", error.message);
+                return r;
         }
 
         *ret = &sb->base;

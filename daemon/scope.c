@@ -25,8 +25,10 @@ ScopeBackend *scope_backend_free(ScopeBackend *b) {
         return NULL;
 }
 
-void scope_backend_set_stop_request(ScopeBackend *b, ScopeStopRequestFn fn, void *userdata) {
-        b->stop_request = fn;
+void scope_backend_set_callbacks(ScopeBackend *b, ScopeStopRequestFn stop_request, void (*idle)(void *userdata),
+                                 void *userdata) {
+        b->stop_request = stop_request;
+        b->idle = idle;
         b->userdata = userdata;
 }
 

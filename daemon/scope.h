@@ -55,7 +55,9 @@ struct ScopeBackend {
         const ScopeBackendVTable *vtable;
         ScopeBackendType type;
         ScopeStopRequestFn stop_request;
+        void (*idle)(void *userdata);   /* the last outstanding call was answered */
         void *userdata;
+        unsigned n_outstanding;         /* calls to the service manager not answered yet */
 };
 
 struct Scope {
@@ -79,7 +81,14 @@ int scope_backend_new_direct(ScopeBackend **ret);
 ScopeBackend *scope_backend_free(ScopeBackend *b);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ScopeBackend *, scope_backend_free);
 
-void scope_backend_set_stop_request(ScopeBackend *b, ScopeStopRequestFn fn, void *userdata);
+void scope_backend_set_callbacks(ScopeBackend *b, ScopeStopRequestFn stop_request, void (*idle)(void *userdata),
+                                 void *userdata);
+
+/* Whether calls are still on their way. A daemon about to exit waits for them: systemd checks who
+ * sent a request by asking the bus, which cannot tell once the sender is gone, and then refuses it. */
+static inline bool scope_backend_busy(const ScopeBackend *b) {
+        return b->n_outstanding > 0;
+}
 
 static inline int scope_backend_slice_new(ScopeBackend *b, const char *slice, const char *description) {
         return b->vtable->slice_new ? b->vtable->slice_new(b, slice, description) : 0;
