@@ -2,10 +2,15 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <systemd/sd-journal.h>
 
 #include "log.h"
 
 static int log_max_level = LOG_INFO;
+static bool log_to_journal = false;
+static const char *log_session = NULL;
 
 void log_set_max_level(int level) {
         log_max_level = level;
@@ -13,6 +18,24 @@ void log_set_max_level(int level) {
 
 int log_get_max_level(void) {
         return log_max_level;
+}
+
+/* systemd sets $JOURNAL_STREAM to the device and inode of the stream it connected to stderr: if
+ * stderr is still that stream, the journal is where we are read, so write to it natively. */
+void log_open(void) {
+        const char *e = getenv("JOURNAL_STREAM");
+        unsigned long long dev, ino;
+        struct stat st;
+
+        log_to_journal = e && sscanf(e, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) >= 0 &&
+                         st.st_dev == (dev_t) dev && st.st_ino == (ino_t) ino;
+}
+
+const char *log_set_session(const char *id) {
+        const char *previous = log_session;
+
+        log_session = id;
+        return previous;
 }
 
 int log_internal(int level, int error, const char *format, ...) {
@@ -25,6 +48,14 @@ int log_internal(int level, int error, const char *format, ...) {
         vsnprintf(buf, sizeof(buf), format, ap);
         va_end(ap);
 
-        fprintf(stderr, "%s: %s\n", program_invocation_short_name, buf);
+        if (log_to_journal) {
+                if (log_session)
+                        (void) sd_journal_send("MESSAGE=%s", buf, "PRIORITY=%i", level, "PROFD_SESSION=%s",
+                                               log_session, error ? "ERRNO=%i" : NULL, error, NULL);
+                else
+                        (void) sd_journal_send("MESSAGE=%s", buf, "PRIORITY=%i", level,
+                                               error ? "ERRNO=%i" : NULL, error, NULL);
+        } else
+                fprintf(stderr, "%s: %s\n", program_invocation_short_name, buf);
         return -error;
 }

@@ -10,6 +10,13 @@
  * `return log_error_errno(r, "Failed to …: %m");` reads naturally. */
 
 void log_set_max_level(int level);
+
+/* Logs to the journal, with structured fields, when stderr is connected to it. */
+void log_open(void);
+
+/* Messages from now on carry PROFD_SESSION=id in the journal (NULL: none). Returns the previous id,
+ * for restoring: the session being worked on is a property of the call stack, not of the message. */
+const char *log_set_session(const char *id);
 int log_get_max_level(void);
 
 int log_internal(int level, int error, const char *format, ...) _printf_(3, 4);

@@ -108,11 +108,13 @@ static void process_io_close_report(ProcessIO *io) {
 }
 
 static void executor_dispatch(Session *s, const SessionEvent *e) {
+        const char *previous = log_set_session(s->id);
         int r;
 
         r = session_dispatch(s, e);
         if (r < 0)
                 log_warning_errno(r, "Session %s: failed to handle event %d, ignoring: %m", s->id, e->type);
+        (void) log_set_session(previous);
 }
 
 /* Reads the exec report if it is there; dispatches EXEC once. */

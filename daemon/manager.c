@@ -55,6 +55,15 @@ void manager_foreach_bus(Manager *m, ManagerBusFn f, void *userdata) {
                 (void) f(p->bus, userdata);
 }
 
+int manager_dispatch(SessionRecord *r, const SessionEvent *e) {
+        const char *previous = log_set_session(r->session->id);
+        int k;
+
+        k = session_dispatch(r->session, e);
+        (void) log_set_session(previous);
+        return k;
+}
+
 static SessionRecord *session_record_free(SessionRecord *r) {
         if (!r)
                 return NULL;
@@ -162,7 +171,7 @@ static void on_stop_request(const char *unit, void *userdata) {
         if (!r)
                 return;
         log_info("Session %s: stop requested by systemd for %s.", id, unit);
-        (void) session_dispatch(r->session, &(SessionEvent) { .type = SESSION_EVENT_STOP,
+        (void) manager_dispatch(r, &(SessionEvent) { .type = SESSION_EVENT_STOP,
                                                              .cause = STOP_CAUSE_REQUEST });
 }
 
@@ -171,7 +180,7 @@ static int on_caller_gone(sd_bus_track *track, void *userdata) {
 
         log_info("Session %s: its caller went away, stopping it.", r->session->id);
         r->caller = sd_bus_track_unref(r->caller);
-        (void) session_dispatch(r->session, &(SessionEvent) { .type = SESSION_EVENT_STOP,
+        (void) manager_dispatch(r, &(SessionEvent) { .type = SESSION_EVENT_STOP,
                                                              .cause = STOP_CAUSE_REQUEST });
         return 0;
 }
@@ -316,6 +325,25 @@ static void remove_output_directory(const char *path) {
         (void) rmdir(path);
 }
 
+/* What a spec holds, in bytes of strings: what SpecBytes= bounds. */
+static size_t spec_size(const SessionSpec *spec) {
+        size_t n = strv_size(spec->target) + strv_size(spec->environment) + strv_size(spec->claims) +
+                   strv_size(spec->uses);
+
+        if (spec->description)
+                n += strlen(spec->description) + 1;
+        if (spec->working_directory)
+                n += strlen(spec->working_directory) + 1;
+        for (size_t i = 0; i < spec->n_supporters; i++) {
+                const SupporterSpec *s = &spec->supporters[i];
+
+                n += strlen(s->name) + 1 + strv_size(s->argv) + strv_size(s->requires) + strv_size(s->provides);
+                if (s->working_directory)
+                        n += strlen(s->working_directory) + 1;
+        }
+        return n;
+}
+
 /* Per-uid and per-session bounds from profd.conf. */
 static int check_limits(Manager *m, const Credentials *owner, const SessionSpec *spec, sd_bus_error *error) {
         if (manager_live_sessions_of(m, owner->uid) >= m->config.sessions_per_user)
@@ -340,6 +368,10 @@ static int check_limits(Manager *m, const Credentials *owner, const SessionSpec 
                 return sd_bus_error_setf(error, PROFD_ERROR_LIMIT_REACHED,
                                          "Environment: %zu bytes, at most %zu (EnvironmentBytes=).",
                                          strv_size(spec->environment), m->config.environment_bytes);
+        if (spec_size(spec) > m->config.spec_bytes)
+                return sd_bus_error_setf(error, PROFD_ERROR_LIMIT_REACHED,
+                                         "The spec holds %zu bytes, at most %zu (SpecBytes=).",
+                                         spec_size(spec), m->config.spec_bytes);
         return 0;
 }
 
@@ -490,7 +522,7 @@ int manager_start_session(Manager *m, sd_bus_message *request, const Credentials
         manager_bus_session_new(r);
 
         /* Admitted at once for now; a scheduler decides here later. */
-        k = session_dispatch(s, &(SessionEvent) { .type = SESSION_EVENT_START });
+        k = manager_dispatch(r, &(SessionEvent) { .type = SESSION_EVENT_START });
         if (k < 0)
                 log_warning_errno(k, "Session %s: failed to start: %m", id);
 
@@ -539,15 +571,28 @@ static void peer_free(Peer *p) {
                 if (r->caller_peer == p->bus) {
                         r->caller_peer = sd_bus_unref(r->caller_peer);
                         log_info("Session %s: its caller went away, stopping it.", r->session->id);
-                        (void) session_dispatch(r->session, &(SessionEvent) { .type = SESSION_EVENT_STOP,
+                        (void) manager_dispatch(r, &(SessionEvent) { .type = SESSION_EVENT_STOP,
                                                                              .cause = STOP_CAUSE_REQUEST });
                 }
+        sd_event_source_disable_unref(p->defer_free);
         sd_bus_flush_close_unref(p->bus);
         free(p);
 }
 
-static int on_peer_disconnected(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
+static int on_peer_defer_free(sd_event_source *s, void *userdata) {
         peer_free(userdata);
+        return 0;
+}
+
+static int on_peer_disconnected(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
+        Peer *p = userdata;
+        int r;
+
+        if (p->defer_free)
+                return 0;
+        r = sd_event_add_defer(p->manager->event, &p->defer_free, on_peer_defer_free, p);
+        if (r < 0)
+                log_warning_errno(r, "Failed to schedule the removal of a connection, keeping it: %m");
         return 0;
 }
 
@@ -648,12 +693,12 @@ static int on_signal(sd_event_source *source, const struct signalfd_siginfo *si,
                 (void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping every session.");
                 m->stopping = true;
                 LIST_FOREACH(records, r, m->records)
-                        (void) session_dispatch(r->session, &(SessionEvent) { .type = SESSION_EVENT_STOP,
+                        (void) manager_dispatch(r, &(SessionEvent) { .type = SESSION_EVENT_STOP,
                                                                              .cause = STOP_CAUSE_REQUEST });
         } else {
                 log_info("Got SIG%s again, skipping the grace periods.", signal_abbrev((int) si->ssi_signo));
                 LIST_FOREACH(records, r, m->records)
-                        (void) session_dispatch(r->session, &(SessionEvent) { .type = SESSION_EVENT_ESCALATE });
+                        (void) manager_dispatch(r, &(SessionEvent) { .type = SESSION_EVENT_ESCALATE });
         }
         manager_maybe_exit(m);
         return 0;
@@ -754,7 +799,8 @@ Manager *manager_free(Manager *m) {
         if (m->listen_path)
                 (void) unlink(m->listen_path);
         free(m->listen_path);
-        sd_bus_flush_close_unref(m->systemd_bus == m->bus ? NULL : m->systemd_bus);
+        /* Two references when both are the same bus: each is dropped. */
+        sd_bus_flush_close_unref(m->systemd_bus);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
         free(m->state_directory);
@@ -809,7 +855,6 @@ direct:
 done:
         scope_backend_set_callbacks(m->backend, on_stop_request, on_backend_idle, m);
         executor_set_scope_backend(m->executor, m->backend);
-        log_debug("Using the %s backend.", scope_backend_type_to_string(m->backend->type));
         return 0;
 }
 
@@ -868,6 +913,10 @@ int manager_start(Manager *m, const char *listen_address, ScopeBackendType backe
                         return log_error_errno(r, "Failed to take the name %s: %m", PROFD_BUS_NAME);
         }
 
+        /* Also opens the journal's socket now rather than at the first session's first message. */
+        log_info("Serving %s with the %s backend.",
+                 m->mode == MANAGER_LISTEN ? m->listen_path : m->mode == MANAGER_USER ? "the session bus" : "the system bus",
+                 scope_backend_type_to_string(m->backend->type));
         (void) sd_notify(false, "READY=1\nSTATUS=Ready.");
         return 0;
 }

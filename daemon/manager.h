@@ -47,6 +47,7 @@ struct SessionRecord {
 struct Peer {
         Manager *manager;
         sd_bus *bus;
+        sd_event_source *defer_free;    /* a connection is freed outside of its own callbacks */
         LIST_FIELDS(Peer, peers);
 };
 
@@ -98,6 +99,9 @@ unsigned manager_live_sessions_of(Manager *m, uid_t uid);
  * behind. On success the session exists and is starting. */
 int manager_start_session(Manager *m, sd_bus_message *request, const Credentials *owner, SessionSpec *spec,
                           int stdio[3], SessionRecord **ret, sd_bus_error *error);
+
+/* session_dispatch() with the session's id on every message logged meanwhile. */
+int manager_dispatch(SessionRecord *r, const SessionEvent *e);
 
 /* Sends `sig` to `whom` (target, supporters, all, or a supporter's name). */
 int manager_kill(SessionRecord *r, const char *whom, int sig, sd_bus_error *error);

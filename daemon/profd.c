@@ -152,6 +152,7 @@ static int run_daemon(int argc, char *argv[]) {
 }
 
 int main(int argc, char *argv[]) {
+        log_open();
         if (argc >= 2 && streq(argv[1], "run")) {
                 /* getopt_long() in the verb starts at argv[1]. */
                 optind = 1;

@@ -252,7 +252,7 @@ int bus_session_stop(SessionRecord *r, sd_bus_message *m, sd_bus_error *error) {
         if (r->session->state == SESSION_FINISHED)
                 return sd_bus_error_setf(error, PROFD_ERROR_BAD_STATE, "Session %s has finished already.",
                                          r->session->id);
-        k = session_dispatch(r->session, &(SessionEvent) { .type = SESSION_EVENT_STOP, .cause = STOP_CAUSE_REQUEST });
+        k = manager_dispatch(r, &(SessionEvent) { .type = SESSION_EVENT_STOP, .cause = STOP_CAUSE_REQUEST });
         if (k < 0)
                 return sd_bus_error_set_errnof(error, k, "Session %s: cannot stop: %s", r->session->id, strerror_abs(k));
         return sd_bus_reply_method_return(m, NULL);
@@ -281,7 +281,7 @@ int bus_session_pause(SessionRecord *r, sd_bus_message *m, bool pause, sd_bus_er
         k = manager_check_owner(r, m, error);
         if (k < 0)
                 return k;
-        k = session_dispatch(r->session, &(SessionEvent) { .type = pause ? SESSION_EVENT_PAUSE : SESSION_EVENT_RESUME });
+        k = manager_dispatch(r, &(SessionEvent) { .type = pause ? SESSION_EVENT_PAUSE : SESSION_EVENT_RESUME });
         if (k == -EBUSY)
                 return sd_bus_error_setf(error, PROFD_ERROR_BAD_STATE, "Session %s is %s, not %s.", r->session->id,
                                          session_state_to_string(r->session->state), pause ? "running" : "paused");

@@ -181,6 +181,14 @@ def stop_profd():
     run("systemctl", "reset-failed", "profd.service", check=False)
 
 
+def assert_clean_journal(*unit_args):
+    """No sanitizer report from any profd that ran as a unit (the ASan+UBSan build's)."""
+    log = run("journalctl", "--no-pager", "-o", "cat", *unit_args).stdout
+    for marker in ("Sanitizer", "runtime error:"):
+        if marker in log:
+            raise AssertionError("profd's journal has a sanitizer report:\n" + log[-4000:])
+
+
 def setUpModule():
     # The sandbox's /etc is the host's: cover the policy directory rather than write into it.
     subprocess.run(["sh", "-c", "mountpoint -q /etc/dbus-1/system.d || mount -t tmpfs tmpfs /etc/dbus-1/system.d"],
@@ -196,6 +204,7 @@ def setUpModule():
 
 def tearDownModule():
     stop_profd()
+    assert_clean_journal("-u", "profd.service")
     shutil.rmtree(WORK, ignore_errors=True)
 
 
@@ -452,6 +461,7 @@ class DaemonStopTest(DaemonTest):
         self.assert_supporters_stopped_first(self.read_log())
         wait_for("sessions %s and %s to leave no units behind" % (a, b), lambda: profd_units() == [])
         self.assertEqual(failed_units(), "")
+        assert_clean_journal("-u", "profd.service")
         start_profd()
         self.pid = profd_pid()
         self.fds = open_fds(self.pid)
@@ -763,6 +773,7 @@ class PeerToPeerTest(DaemonTest):
         finally:
             daemon.terminate()
             _, err = daemon.communicate(timeout=20)
+            sys.stderr.write(err)
         self.assertEqual(daemon.returncode, 0, err)
         self.assertIn("direct backend", err)
         self.assertFalse(os.path.exists(sock), "the socket was left behind")
