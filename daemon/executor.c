@@ -36,6 +36,7 @@ struct Executor {
         int tty_fd;
         Process *tty_holder;            /* the target that has the terminal */
         int null_fd;                    /* /dev/null: supporters' stdin */
+        const char *gate_helper;        /* spawn through profd-gate, not fork() */
 
         /* With a single session (profd run), children of ours that no Process knows (orphans that
          * left their process group, with setsid() say) are still the session's: they count as part
@@ -276,14 +277,8 @@ static int process_place(Process *p) {
         int r;
 
         if (x->backend->type == SCOPE_BACKEND_SYSTEMD) {
-                if (!sio->slice_made) {
-                        r = scope_backend_slice_new(x->backend, sio->slice, p->session->spec->description ?
-                                                    p->session->spec->description : p->session->id);
-                        if (r < 0)
-                                return log_error_errno(r, "Session %s: failed to create %s: %m",
-                                                       p->session->id, sio->slice);
-                        sio->slice_made = true;
-                }
+                /* The scope's Slice= brings the slice into being; it is stopped at the end. */
+                sio->slice_made = true;
                 if (asprintf(&unit, "profd-%s-%s.scope", p->session->id, p->name) < 0)
                         return -ENOMEM;
         }
@@ -321,6 +316,7 @@ static int driver_spawn(Session *s, Process *p) {
                 .envp = env,
                 .working_directory = s->spec->working_directory,
                 .stdio = { -1, -1, -1 },
+                .gate_helper = x->gate_helper,
                 .set_credentials = sio->set_credentials,
                 .uid = sio->uid,
                 .gid = sio->gid,
@@ -897,6 +893,10 @@ void executor_set_scope_backend(Executor *x, ScopeBackend *backend) {
                 scope_backend_free(x->backend);
         x->backend = backend;
         x->own_backend = false;
+}
+
+void executor_set_gate_helper(Executor *x, const char *path) {
+        x->gate_helper = path;
 }
 
 void executor_set_terminal(Executor *x, int tty_fd) {

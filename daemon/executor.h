@@ -52,6 +52,10 @@ void executor_process_accounting(Process *p, uint64_t *ret_cpu_usec, uint64_t *r
 const char *executor_process_unit(const Process *p);
 const char *executor_session_slice(const Session *s);
 
+/* Start processes through this gate helper (spawn.c) instead of fork(): for a daemon, whose
+ * address space is too large to fork cheaply. The string must outlive the executor. */
+void executor_set_gate_helper(Executor *x, const char *path);
+
 /* A terminal the caller has in the foreground: the target gets it while it runs, and profd takes it
  * back when the target stops (Ctrl-Z) or ends. */
 void executor_set_terminal(Executor *x, int tty_fd);

@@ -17,7 +17,9 @@
 #include "bus-errors.h"
 #include "log.h"
 #include "manager.h"
+#include "config.h"
 #include "path-lookup.h"
+#include "spawn.h"
 #include "strv.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -148,7 +150,8 @@ static void on_session_changed(Session *s, void *userdata) {
                 manager_bus_reply_start(r);
         if (s->state == SESSION_FINISHED && r->finished_realtime == 0)
                 r->finished_realtime = now_usec(CLOCK_REALTIME);
-        manager_bus_session_changed(r);
+        if (r->announced)
+                manager_bus_session_changed(r);
         if (s->state == SESSION_FINISHED && !r->finished_seen)
                 manager_session_finished(m, r);
 }
@@ -185,65 +188,100 @@ static int on_caller_gone(sd_bus_track *track, void *userdata) {
         return 0;
 }
 
-int manager_query_credentials(Manager *m, sd_bus_message *msg, Credentials *ret, sd_bus_error *error) {
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
-        const gid_t *groups = NULL;
-        struct passwd *pw;
-        uid_t uid;
-        gid_t gid;
-        int r, n;
-
-        r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS,
-                                      &creds);
-        if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Cannot tell who is calling: %s", strerror_abs(r));
-        r = sd_bus_creds_get_euid(creds, &uid);
-        if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Cannot tell who is calling: %s", strerror_abs(r));
-
-        /* A peer-to-peer socket tells the gid; the bus daemon does not, so it is the user's own. */
-        r = sd_bus_creds_get_egid(creds, &gid);
-        if (r < 0) {
-                errno = 0;
-                pw = getpwuid(uid);
-                if (!pw)
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                                 "uid %u has no user entry: cannot tell its group.", (unsigned) uid);
-                gid = pw->pw_gid;
-        }
-
-        n = sd_bus_creds_get_supplementary_gids(creds, &groups);
-        *ret = (Credentials) { .uid = uid, .gid = gid };
-        if (n > 0) {
-                ret->groups = reallocarray(NULL, n, sizeof(gid_t));
+static int credentials_copy(const Credentials *c, Credentials *ret) {
+        *ret = (Credentials) { .uid = c->uid, .gid = c->gid };
+        if (c->n_groups > 0) {
+                ret->groups = reallocarray(NULL, c->n_groups, sizeof(gid_t));
                 if (!ret->groups)
-                        return sd_bus_error_set_errno(error, -ENOMEM);
-                memcpy(ret->groups, groups, n * sizeof(gid_t));
-                ret->n_groups = n;
-        } else if (n < 0 && (pw = getpwuid(uid))) {
-                /* No groups from the bus: the user's groups from the user database. */
-                int ng = 64;
-                ret->groups = reallocarray(NULL, ng, sizeof(gid_t));
-                if (!ret->groups)
-                        return sd_bus_error_set_errno(error, -ENOMEM);
-                if (getgrouplist(pw->pw_name, gid, ret->groups, &ng) < 0)
-                        ng = 0;
-                ret->n_groups = ng;
+                        return -ENOMEM;
+                memcpy(ret->groups, c->groups, c->n_groups * sizeof(gid_t));
+                ret->n_groups = c->n_groups;
         }
         return 0;
 }
 
-int manager_check_owner(SessionRecord *r, sd_bus_message *msg, sd_bus_error *error) {
+/* Asks the bus (a round trip to dbus-daemon, during which the loop waits) and the user database. */
+static int query_credentials(sd_bus_message *msg, Credentials *ret, sd_bus_error *error) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
-        uid_t uid;
+        _cleanup_(credentials_done) Credentials c = { 0 };
+        const gid_t *groups = NULL;
+        struct passwd *pw;
+        int r, n;
+
+        r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS,
+                                      &creds);
+        if (r >= 0)
+                r = sd_bus_creds_get_euid(creds, &c.uid);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Cannot tell who is calling: %s", strerror_abs(r));
+
+        /* A peer-to-peer socket tells the gid; the bus daemon does not, so it is the user's own. */
+        r = sd_bus_creds_get_egid(creds, &c.gid);
+        if (r < 0) {
+                pw = getpwuid(c.uid);
+                if (!pw)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                                 "uid %u has no user entry: cannot tell its group.", (unsigned) c.uid);
+                c.gid = pw->pw_gid;
+        }
+
+        n = sd_bus_creds_get_supplementary_gids(creds, &groups);
+        if (n > 0) {
+                c.groups = reallocarray(NULL, n, sizeof(gid_t));
+                if (!c.groups)
+                        return sd_bus_error_set_errno(error, -ENOMEM);
+                memcpy(c.groups, groups, n * sizeof(gid_t));
+                c.n_groups = n;
+        } else if (n < 0 && (pw = getpwuid(c.uid))) {
+                /* No groups from the bus: the user's groups from the user database. */
+                int ng = 64;
+                c.groups = reallocarray(NULL, ng, sizeof(gid_t));
+                if (!c.groups)
+                        return sd_bus_error_set_errno(error, -ENOMEM);
+                if (getgrouplist(pw->pw_name, c.gid, c.groups, &ng) < 0)
+                        ng = 0;
+                c.n_groups = ng;
+        }
+        *ret = c;
+        c = (Credentials) { 0 };
+        return 0;
+}
+
+/* A unique name is never given to another connection, so what it was found to be stays true: a
+ * client that starts many sessions costs one query, not one per call. */
+int manager_query_credentials(Manager *m, sd_bus_message *msg, Credentials *ret, sd_bus_error *error) {
+        const char *sender = sd_bus_message_get_sender(msg);
+        CachedCaller *slot;
+        int r;
+
+        if (sender)
+                for (size_t i = 0; i < ELEMENTSOF(m->callers); i++)
+                        if (streq_ptr(m->callers[i].sender, sender)) {
+                                r = credentials_copy(&m->callers[i].creds, ret);
+                                return r < 0 ? sd_bus_error_set_errno(error, r) : 0;
+                        }
+
+        r = query_credentials(msg, ret, error);
+        if (r < 0 || !sender)
+                return r;
+
+        slot = &m->callers[m->next_caller++ % ELEMENTSOF(m->callers)];
+        slot->sender = mfree(slot->sender);
+        credentials_done(&slot->creds);
+        slot->sender = strdup(sender);
+        if (slot->sender && credentials_copy(ret, &slot->creds) < 0)
+                slot->sender = mfree(slot->sender);
+        return 0;
+}
+
+int manager_check_owner(SessionRecord *r, sd_bus_message *msg, sd_bus_error *error) {
+        _cleanup_(credentials_done) Credentials caller = { 0 };
         int k;
 
-        k = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID, &creds);
-        if (k >= 0)
-                k = sd_bus_creds_get_euid(creds, &uid);
+        k = manager_query_credentials(r->manager, msg, &caller, error);
         if (k < 0)
-                return sd_bus_error_set_errnof(error, k, "Cannot tell who is calling: %s", strerror_abs(k));
-        if (uid != 0 && uid != r->owner.uid)
+                return k;
+        if (caller.uid != 0 && caller.uid != r->owner.uid)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                                          "Session %s belongs to uid %u.", r->session->id, (unsigned) r->owner.uid);
         return 0;
@@ -518,13 +556,15 @@ int manager_start_session(Manager *m, sd_bus_message *request, const Credentials
         m->n_records++;
         r->start_request = sd_bus_message_ref(request);
 
-        log_info("Session %s: started by uid %u: %s", id, (unsigned) r->owner.uid, s->spec->target[0]);
-        manager_bus_session_new(r);
-
-        /* Admitted at once for now; a scheduler decides here later. */
+        /* Admitted at once for now; a scheduler decides here later. Starting comes first, so that
+         * systemd is asked for the scopes before anything else is written anywhere; the session
+         * is announced right after, with the state it has reached. */
         k = manager_dispatch(r, &(SessionEvent) { .type = SESSION_EVENT_START });
         if (k < 0)
                 log_warning_errno(k, "Session %s: failed to start: %m", id);
+        r->announced = true;
+        manager_bus_session_new(r);
+        log_info("Session %s: started by uid %u: %s", id, (unsigned) r->owner.uid, s->spec->target[0]);
 
         *ret = TAKE_PTR(r);
         return 0;
@@ -788,6 +828,10 @@ Manager *manager_free(Manager *m) {
                 session_record_free(r);
         }
         tdestroy(m->records_by_id, free_nothing);
+        for (size_t i = 0; i < ELEMENTSOF(m->callers); i++) {
+                free(m->callers[i].sender);
+                credentials_done(&m->callers[i].creds);
+        }
         LIST_FOREACH_SAFE(peers, p, pnext, m->peers)
                 peer_free(p);
         executor_free(m->executor);
@@ -860,6 +904,7 @@ done:
 
 int manager_start(Manager *m, const char *listen_address, ScopeBackendType backend) {
         static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
+        const char *gate_helper;
         sigset_t mask;
         int r;
 
@@ -869,6 +914,12 @@ int manager_start(Manager *m, const char *listen_address, ScopeBackendType backe
                         return r;
         }
         manager_load_next_id(m);
+
+        gate_helper = spawn_find_gate_helper();
+        if (gate_helper)
+                executor_set_gate_helper(m->executor, gate_helper);
+        else
+                log_warning("profd-gate not found next to profd nor in " PROFD_LIBEXECDIR ", forking instead.");
 
         /* Orphans of session processes come to us, not to PID 1: we reap them, and that SIGCHLD is
          * what tells us a scope has emptied. */

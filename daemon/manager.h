@@ -27,6 +27,11 @@ typedef struct Credentials {
 
 void credentials_done(Credentials *c);
 
+typedef struct CachedCaller {
+        char *sender;                   /* unique bus name */
+        Credentials creds;
+} CachedCaller;
+
 struct SessionRecord {
         Manager *manager;
         Session *session;
@@ -35,6 +40,7 @@ struct SessionRecord {
         char *output_directory;
         usec_t created_realtime, finished_realtime;
         bool finished_seen;             /* counted out of the live sessions */
+        bool announced;                 /* SessionNew sent: changes are signalled from now on */
 
         sd_bus_message *start_request;  /* StartSession, answered once the target runs */
         sd_bus_track *caller;           /* BindToCaller on a bus: the caller's name */
@@ -78,6 +84,9 @@ struct Manager {
         unsigned n_records;
         void *records_by_id;            /* tsearch() tree */
         unsigned long long next_id;
+
+        CachedCaller callers[64];       /* recent callers' credentials, by unique name */
+        unsigned next_caller;
 
         sd_event_source *signal_sources[3];
         bool stopping;                  /* SIGTERM: tearing every session down, then exit */

@@ -12,6 +12,7 @@
 #include "json.h"
 #include "log.h"
 #include "run.h"
+#include "spec-options.h"
 #include "strv.h"
 
 /* `profd run`: one session in this process, no bus. It is what a container runs as PID 1, so it
@@ -66,24 +67,6 @@ static void help(void) {
                program_invocation_short_name);
 }
 
-static int parse_duration_option(const char *option, const char *value, usec_t *ret) {
-        int r;
-
-        r = parse_timespan(value, USEC_PER_SEC, ret);
-        if (r < 0 || *ret == 0) {
-                log_error("Invalid %s '%s': expected a positive duration such as 10, 1.5s or 500ms.",
-                          option, value);
-                return -EINVAL;
-        }
-        return 0;
-}
-
-static void print_supporter_error(const char *cmdline, const ShellSplitError *e) {
-        log_error("Invalid supporter '%s': %s.", cmdline, e->reason);
-        /* Mark the offending character, as a compiler would. */
-        fprintf(stderr, "    %s\n    %*s^\n", cmdline, (int) e->offset, "");
-}
-
 static int parse_argv(int argc, char *argv[], SessionSpec *spec, RunContext *c, const char **ret_json_path) {
         enum {
                 ARG_READY = 0x100,
@@ -103,52 +86,29 @@ static int parse_argv(int argc, char *argv[], SessionSpec *spec, RunContext *c, 
                 { "version",      no_argument,       NULL, ARG_VERSION      },
                 { 0 }
         };
-        bool ready_given = false;
+        SpecOptions o = { .spec = spec };
         int opt, r;
 
         /* '+': options end at the target, which may have options of its own. */
         while ((opt = getopt_long(argc, argv, "+s:qh", options, NULL)) >= 0)
                 switch (opt) {
-                case 's': {
-                        ShellSplitError e = { 0 };
-
-                        r = session_spec_add_supporter(spec, optarg, &e);
-                        if (r == -ENOMEM)
-                                return log_oom();
-                        if (r < 0) {
-                                print_supporter_error(optarg, &e);
-                                return r;
-                        }
-                        if (spec->n_supporters > SPEC_SUPPORTERS_MAX)
-                                return log_error_errno(E2BIG, "Too many supporters (at most %d).",
-                                                       SPEC_SUPPORTERS_MAX);
-                        ready_given = false;
-                        break;
-                }
-                case ARG_READY: {
-                        SupporterSpec *last;
-
-                        if (spec->n_supporters == 0)
-                                return log_error_errno(EINVAL, "--ready=%s must follow the -s/--supporter it applies to.",
-                                                       optarg);
-                        if (ready_given)
-                                return log_error_errno(EINVAL, "--ready given twice for supporter '%s'.",
-                                                       spec->supporters[spec->n_supporters - 1].name);
-                        last = &spec->supporters[spec->n_supporters - 1];
-                        r = ready_parse(optarg, &last->ready, &last->ready_delay);
+                case 's':
+                        r = spec_options_add_supporter(&o, optarg);
                         if (r < 0)
-                                return log_error_errno(r, "Invalid --ready '%s': expected exec, notify or delay:MS.",
-                                                       optarg);
-                        ready_given = true;
+                                return r;
                         break;
-                }
+                case ARG_READY:
+                        r = spec_options_set_ready(&o, optarg);
+                        if (r < 0)
+                                return r;
+                        break;
                 case ARG_STOP_TIMEOUT:
-                        r = parse_duration_option("--stop-timeout", optarg, &spec->stop_timeout);
+                        r = spec_options_parse_duration("--stop-timeout", optarg, &spec->stop_timeout);
                         if (r < 0)
                                 return r;
                         break;
                 case ARG_MAX_DURATION:
-                        r = parse_duration_option("--max-duration", optarg, &spec->max_duration);
+                        r = spec_options_parse_duration("--max-duration", optarg, &spec->max_duration);
                         if (r < 0)
                                 return r;
                         break;

@@ -6,8 +6,10 @@
 #include "log.h"
 #include "scope.h"
 
-/* Sessions as transient units of the service manager: one slice per session, one scope per
- * process. A scope is made with StartTransientUnit naming the held main pid, and counts as placed
+/* Sessions as units of the service manager: one slice per session, one transient scope per
+ * process. The slice is not made by a call of its own: naming it in the scope's Slice= makes systemd
+ * load it on demand (a dash nests it, "profd-7.slice" under "profd.slice"), which costs systemd
+ * far less than a transient unit, whose file it would write; StopUnit unloads it at the end. A scope is made with StartTransientUnit naming the held main pid, and counts as placed
  * once its start job is removed with result "done" (JobRemoved; we Subscribe() so that systemd
  * sends it). Controller= names us, so a `systemctl stop` of a scope or its slice comes here as
  * RequestStop instead of systemd signalling the processes itself. */
@@ -132,33 +134,6 @@ static int on_slice_reply(sd_bus_message *reply, void *userdata, sd_bus_error *r
         return 0;
 }
 
-static int systemd_slice_new(ScopeBackend *b, const char *slice, const char *description) {
-        SystemdBackend *sb = backend_of(b);
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        int r;
-
-        r = sd_bus_message_new_method_call(sb->bus, &m, SYSTEMD_SERVICE, SYSTEMD_PATH, SYSTEMD_MANAGER,
-                                           "StartTransientUnit");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(m, "ss", slice, "fail");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(m, "a(sv)", 1, "Description", "s", description);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(m, "a(sa(sv))", 0);
-        if (r < 0)
-                return r;
-        /* Not waited for: the scopes' calls follow on this connection, so systemd has the slice
-         * by the time it reads them. */
-        r = sd_bus_call_async(sb->bus, NULL, m, on_slice_reply, b, 0);
-        if (r < 0)
-                return r;
-        b->n_outstanding++;
-        return 0;
-}
-
 static void systemd_slice_free(ScopeBackend *b, const char *slice) {
         SystemdBackend *sb = backend_of(b);
         int r;
@@ -260,7 +235,6 @@ static void systemd_free(ScopeBackend *b) {
 }
 
 static const ScopeBackendVTable systemd_vtable = {
-        .slice_new = systemd_slice_new,
         .slice_free = systemd_slice_free,
         .place = systemd_place,
         .done = systemd_done,

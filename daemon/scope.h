@@ -13,8 +13,8 @@
 /* Where a session's processes live (DESIGN.md, "systemd integration"). A Scope holds one process
  * (its main pid, forked held by spawn.c) and whatever it forks. Two backends sit behind this:
  *
- *   systemd: a transient slice per session, a transient scope per process made with
- *            StartTransientUnit; placed once the start job is done. systemd's RequestStop for a
+ *   systemd: a slice per session, a transient scope per process made with StartTransientUnit;
+ *            placed once the start job is done. The slice is stopped when the session ends. systemd's RequestStop for a
  *            scope comes back as a stop request for its session.
  *   direct:  no service manager; the process group made at fork is the scope, placed at once.
  *
@@ -41,7 +41,6 @@ typedef void (*ScopePlacedFn)(Scope *scope, int error, void *userdata);
 typedef void (*ScopeStopRequestFn)(const char *unit, void *userdata);
 
 typedef struct ScopeBackendVTable {
-        int (*slice_new)(ScopeBackend *b, const char *slice, const char *description);
         void (*slice_free)(ScopeBackend *b, const char *slice);
         /* Returns 1 when placed already, 0 when placed() follows. */
         int (*place)(ScopeBackend *b, Scope *scope, const char *description, usec_t stop_timeout);
@@ -90,9 +89,6 @@ static inline bool scope_backend_busy(const ScopeBackend *b) {
         return b->n_outstanding > 0;
 }
 
-static inline int scope_backend_slice_new(ScopeBackend *b, const char *slice, const char *description) {
-        return b->vtable->slice_new ? b->vtable->slice_new(b, slice, description) : 0;
-}
 static inline void scope_backend_slice_free(ScopeBackend *b, const char *slice) {
         if (b->vtable->slice_free)
                 b->vtable->slice_free(b, slice);

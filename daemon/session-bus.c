@@ -339,7 +339,8 @@ const sd_bus_vtable session_vtable[] = {
         SD_BUS_PROPERTY("Owner", "u", property_get_u32, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Description", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("TargetPID", "u", property_get_u32, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Processes", "a(sssuiit)", property_get_processes, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        /* Invalidated, not sent: its CPU times change all the time and cost /proc reads to compute. */
+        SD_BUS_PROPERTY("Processes", "a(sssuiit)", property_get_processes, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
         SD_BUS_PROPERTY("Slice", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("CreatedTimestamp", "t", property_get_timestamp, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("FinishedTimestamp", "t", property_get_timestamp, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),

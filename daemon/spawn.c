@@ -5,15 +5,21 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <sys/syscall.h>
 
+#include "config.h"
 #include "macro.h"
 #include "spawn.h"
 
 /* The child's fds while it waits at the gate. */
 #define CHILD_GATE_FD 3
 #define CHILD_REPORT_FD 4
+
+/* The gate helper's view of the world: argv[0] "profd-gate", then --credentials=UID:GID:G1,G2,…
+ * and --chdir=DIR when set, "--" and the program's argv; fds 0-2 are its stdio, 3 the gate, 4 the
+ * report pipe. It runs spawn_child_finish(). */
 
 const char *spawn_stage_to_string(SpawnStage stage) {
         static const char * const table[_SPAWN_STAGE_MAX] = {
@@ -121,7 +127,6 @@ static int child_exec(char * const *argv, char * const *envp) {
 
 _noreturn_ static void child_run(const SpawnParams *params, int gate_fd, int report_fd) {
         int stdio[3], r;
-        char go;
 
         child_reset_signals();
         (void) setpgid(0, 0);
@@ -148,6 +153,13 @@ _noreturn_ static void child_run(const SpawnParams *params, int gate_fd, int rep
         if (r < 0)
                 child_fail(SPAWN_STAGE_SETUP, -r);
 
+        spawn_child_finish(params);
+}
+
+void spawn_child_finish(const SpawnParams *params) {
+        char go;
+        int r;
+
         /* Groups first, the uid last: after it there is no privilege left to change the rest. */
         if (params->set_credentials &&
             (setgroups(params->n_groups, params->groups) < 0 ||
@@ -168,31 +180,163 @@ _noreturn_ static void child_run(const SpawnParams *params, int gate_fd, int rep
         child_fail(SPAWN_STAGE_EXEC, child_exec(params->argv, params->envp));
 }
 
+/* The gate helper's command line: what spawn_child_finish() needs, as gate_helper_main() parses it. */
+static int gate_helper_argv(const SpawnParams *params, char ***ret) {
+        size_t n_argv = 0, n = 0;
+        char **argv, *groups = NULL;
+        int r = -ENOMEM;
+
+        while (params->argv[n_argv])
+                n_argv++;
+        argv = calloc(n_argv + 8, sizeof(char *));
+        if (!argv)
+                return -ENOMEM;
+        if (!(argv[n++] = strdup("profd-gate")))
+                goto fail;
+        if (params->set_credentials) {
+                size_t size = 16 * (params->n_groups + 1), used = 0;
+
+                groups = malloc(size);
+                if (!groups)
+                        goto fail;
+                groups[0] = '\0';
+                for (size_t i = 0; i < params->n_groups; i++)
+                        used += snprintf(groups + used, size - used, "%s%u", i > 0 ? "," : "",
+                                         (unsigned) params->groups[i]);
+                if (asprintf(&argv[n++], "--credentials=%u:%u:%s", (unsigned) params->uid,
+                             (unsigned) params->gid, groups) < 0)
+                        goto fail;
+        }
+        if (params->working_directory && asprintf(&argv[n++], "--chdir=%s", params->working_directory) < 0)
+                goto fail;
+        if (!(argv[n++] = strdup("--")))
+                goto fail;
+        for (size_t i = 0; i < n_argv; i++)
+                if (!(argv[n++] = strdup(params->argv[i])))
+                        goto fail;
+        free(groups);
+        *ret = argv;
+        return 0;
+fail:
+        free(groups);
+        for (size_t i = 0; i < n; i++)
+                free(argv[i]);
+        free(argv);
+        return r;
+}
+
+/* posix_spawn() (a vfork, no copy of our address space) of the small gate helper, which waits at
+ * the gate and then executes the program. A daemon with a large heap pays for fork() in
+ * copy-on-write faults for as long as a held child shares its pages; this costs one extra exec. */
+static int spawn_gate_helper(const SpawnParams *params, int gate_fd, int report_fd, pid_t *ret_pid) {
+        posix_spawn_file_actions_t actions;
+        posix_spawnattr_t attr;
+        sigset_t all, none;
+        char **argv = NULL;
+        int r;
+
+        r = gate_helper_argv(params, &argv);
+        if (r < 0)
+                return r;
+
+        sigfillset(&all);
+        sigemptyset(&none);
+        r = posix_spawnattr_init(&attr);
+        if (r != 0)
+                goto finish_argv;
+        r = posix_spawn_file_actions_init(&actions);
+        if (r != 0)
+                goto finish_attr;
+
+        /* The same layout child_run() makes: stdio, the gate on 3, the report on 4, nothing else. */
+        r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+        if (r == 0)
+                r = posix_spawnattr_setpgroup(&attr, 0);
+        if (r == 0)
+                r = posix_spawnattr_setsigdefault(&attr, &all);
+        if (r == 0)
+                r = posix_spawnattr_setsigmask(&attr, &none);
+        for (int i = 0; i < 3 && r == 0; i++)
+                if (params->stdio[i] >= 0)
+                        r = posix_spawn_file_actions_adddup2(&actions, params->stdio[i], i);
+        if (r == 0)
+                r = posix_spawn_file_actions_adddup2(&actions, gate_fd, CHILD_GATE_FD);
+        if (r == 0)
+                r = posix_spawn_file_actions_adddup2(&actions, report_fd, CHILD_REPORT_FD);
+        if (r == 0)
+                r = posix_spawn_file_actions_addclosefrom_np(&actions, CHILD_REPORT_FD + 1);
+        if (r == 0)
+                r = posix_spawn(ret_pid, params->gate_helper, &actions, &attr, argv, params->envp);
+
+        posix_spawn_file_actions_destroy(&actions);
+finish_attr:
+        posix_spawnattr_destroy(&attr);
+finish_argv:
+        for (char **a = argv; *a; a++)
+                free(*a);
+        free(argv);
+        return -r;
+}
+
 int spawn_held(const SpawnParams *params, pid_t *ret_pid, int *ret_gate_fd, int *ret_report_fd) {
         _cleanup_close_pair_ int gate[2] = { -EBADF, -EBADF }, report[2] = { -EBADF, -EBADF };
         pid_t pid;
+        int r;
 
         assert(params && params->argv && params->argv[0] && params->envp);
 
         if (pipe2(gate, O_CLOEXEC) < 0 || pipe2(report, O_CLOEXEC | O_NONBLOCK) < 0)
                 return negative_errno();
 
-        pid = fork();
-        if (pid < 0)
-                return negative_errno();
-        if (pid == 0) {
-                (void) close(gate[1]);
-                (void) close(report[0]);
-                child_run(params, gate[0], report[1]);
-        }
+        if (params->gate_helper) {
+                r = spawn_gate_helper(params, gate[0], report[1], &pid);
+                if (r < 0)
+                        return r;
+        } else {
+                pid = fork();
+                if (pid < 0)
+                        return negative_errno();
+                if (pid == 0) {
+                        (void) close(gate[1]);
+                        (void) close(report[0]);
+                        child_run(params, gate[0], report[1]);
+                }
 
-        /* Both sides set the group, so it exists whichever runs first. */
-        (void) setpgid(pid, pid);
+                /* Both sides set the group, so it exists whichever runs first. */
+                (void) setpgid(pid, pid);
+        }
 
         *ret_pid = pid;
         *ret_gate_fd = TAKE_FD(gate[1]);
         *ret_report_fd = TAKE_FD(report[0]);
         return 0;
+}
+
+const char *spawn_find_gate_helper(void) {
+        static char path[PATH_MAX];
+        static bool looked;
+        char self[PATH_MAX];
+        ssize_t n;
+
+        if (looked)
+                return path[0] ? path : NULL;
+        looked = true;
+
+        n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n > 0) {
+                char *slash;
+
+                self[n] = '\0';
+                slash = strrchr(self, '/');
+                if (slash && (size_t) snprintf(path, sizeof(path), "%.*s/profd-gate", (int) (slash - self), self) < sizeof(path) &&
+                    access(path, X_OK) >= 0)
+                        return path;
+        }
+        if ((size_t) snprintf(path, sizeof(path), "%s/profd-gate", PROFD_LIBEXECDIR) < sizeof(path) &&
+            access(path, X_OK) >= 0)
+                return path;
+        path[0] = '\0';
+        return NULL;
 }
 
 int spawn_release(int *gate_fd) {
@@ -224,4 +368,48 @@ int spawn_read_report(int report_fd, int *ret_error, SpawnStage *ret_stage) {
         *ret_error = report.error;
         *ret_stage = report.stage;
         return 1;
+}
+
+int gate_helper_main(int argc, char *argv[], char *envp[]) {
+        SpawnParams params = { .envp = envp };
+        gid_t groups[NGROUPS_MAX];
+        int i;
+
+        /* A report fd that is closed on exec is what tells the parent that the exec worked. */
+        if (fcntl(CHILD_REPORT_FD, F_SETFD, FD_CLOEXEC) < 0 || fcntl(CHILD_GATE_FD, F_SETFD, FD_CLOEXEC) < 0)
+                return 127;
+
+        for (i = 1; i < argc; i++) {
+                const char *v;
+
+                if (streq(argv[i], "--")) {
+                        i++;
+                        break;
+                } else if ((v = startswith(argv[i], "--credentials="))) {
+                        unsigned uid, gid;
+                        int consumed;
+
+                        if (sscanf(v, "%u:%u:%n", &uid, &gid, &consumed) != 2)
+                                child_fail(SPAWN_STAGE_SETUP, EINVAL);
+                        params.set_credentials = true;
+                        params.uid = uid;
+                        params.gid = gid;
+                        for (v += consumed; *v && params.n_groups < NGROUPS_MAX; ) {
+                                char *end;
+
+                                groups[params.n_groups++] = (gid_t) strtoul(v, &end, 10);
+                                if (end == v)
+                                        child_fail(SPAWN_STAGE_SETUP, EINVAL);
+                                v = *end == ',' ? end + 1 : end;
+                        }
+                        params.groups = groups;
+                } else if ((v = startswith(argv[i], "--chdir=")))
+                        params.working_directory = v;
+                else
+                        child_fail(SPAWN_STAGE_SETUP, EINVAL);
+        }
+        if (i >= argc)
+                child_fail(SPAWN_STAGE_SETUP, EINVAL);
+        params.argv = argv + i;
+        spawn_child_finish(&params);
 }
