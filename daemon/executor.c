@@ -502,21 +502,24 @@ static const SessionDriver executor_driver = {
 /* Our children that no Process tracks and that are not in a tracked process group either. Needs
  * CONFIG_PROC_CHILDREN; without it there are none. */
 static int executor_list_strays(Executor *x, pid_t **ret, size_t *ret_n) {
-        _cleanup_free_ pid_t *strays = NULL;
-        _cleanup_(fclosep) FILE *f = NULL;
+        _cleanup_free_ pid_t *children = NULL;
         char path[64];
-        size_t n = 0, allocated = 0;
-        int pid;
+        size_t n_children = 0, n = 0;
+        int r;
 
         snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int) getpid());
-        f = fopen(path, "re");
-        if (!f) {
+        r = read_pid_list(path, &children, &n_children);
+        if (r == -ENOENT) {
                 *ret = NULL;
                 *ret_n = 0;
-                return errno == ENOENT ? 0 : negative_errno();
+                return 0;
         }
-        while (fscanf(f, "%d", &pid) == 1) {
-                pid_t pgid;
+        if (r < 0)
+                return r;
+
+        /* Filtered in place. */
+        for (size_t i = 0; i < n_children; i++) {
+                pid_t pid = children[i], pgid;
 
                 if (executor_find_pid(x, pid))
                         continue;
@@ -524,16 +527,9 @@ static int executor_list_strays(Executor *x, pid_t **ret, size_t *ret_n) {
                 pgid = getpgid(pid);
                 if (pgid > 0 && x->stray_owner && session_find_process_by_pid(x->stray_owner->session, pgid))
                         continue;
-                if (n >= allocated) {
-                        pid_t *grown = reallocarray(strays, MAX(allocated * 2, 8u), sizeof(pid_t));
-                        if (!grown)
-                                return -ENOMEM;
-                        strays = grown;
-                        allocated = MAX(allocated * 2, 8u);
-                }
-                strays[n++] = pid;
+                children[n++] = pid;
         }
-        *ret = TAKE_PTR(strays);
+        *ret = TAKE_PTR(children);
         *ret_n = n;
         return 0;
 }

@@ -81,8 +81,7 @@ int scope_place(Scope *scope, const char *description, usec_t stop_timeout) {
         return r;
 }
 
-/* Reads the pids listed in a cgroup.procs file. -ENOENT when the cgroup is gone. */
-static int read_pids(const char *path, pid_t **ret, size_t *ret_n) {
+int read_pid_list(const char *path, pid_t **ret, size_t *ret_n) {
         _cleanup_(fclosep) FILE *f = NULL;
         _cleanup_free_ pid_t *pids = NULL;
         size_t n = 0, allocated = 0;
@@ -118,7 +117,7 @@ int scope_kill(Scope *scope, int sig) {
                 return negative_errno();
 
         /* Then whatever left the group but not the scope (setsid(), daemonizing tracers). */
-        if (scope->cgroup_procs && read_pids(scope->cgroup_procs, &pids, &n) >= 0)
+        if (scope->cgroup_procs && read_pid_list(scope->cgroup_procs, &pids, &n) >= 0)
                 for (size_t i = 0; i < n; i++)
                         if (kill(pids[i], sig) >= 0)
                                 sent = true;
@@ -134,7 +133,7 @@ bool scope_is_empty(Scope *scope) {
                 return false;
         if (!scope->cgroup_procs)
                 return true;
-        r = read_pids(scope->cgroup_procs, &pids, &n);
+        r = read_pid_list(scope->cgroup_procs, &pids, &n);
         return r < 0 || n == 0;
 }
 
@@ -245,7 +244,7 @@ void scope_accounting(Scope *scope, uint64_t *ret_cpu_usec, uint64_t *ret_memory
         bool any = false;
         size_t n = 0;
 
-        if (scope->cgroup_procs && read_pids(scope->cgroup_procs, &pids, &n) >= 0) {
+        if (scope->cgroup_procs && read_pid_list(scope->cgroup_procs, &pids, &n) >= 0) {
                 for (size_t i = 0; i < n; i++)
                         if (proc_cpu_usec(pids[i], pids[i] == scope->pid, &v) >= 0) {
                                 cpu += v;

@@ -109,6 +109,10 @@ int scope_kill(Scope *scope, int sig);
 bool scope_is_empty(Scope *scope);
 /* Stops or continues the scope: the cgroup freezer where the backend has one, else SIGSTOP/SIGCONT. */
 int scope_freeze(Scope *scope, bool freeze);
+/* Reads the pids in a file such as cgroup.procs or /proc/PID/task/TID/children; -ENOENT when it is
+ * not there (a cgroup that is gone). */
+int read_pid_list(const char *path, pid_t **ret, size_t *ret_n);
+
 /* Finds the scope's cgroup from its main pid, so that kill, emptiness and accounting see every
  * process in it. Without a cgroup (direct) they go by the process group. */
 int scope_discover_cgroup(Scope *scope);

@@ -116,20 +116,35 @@ static int append_string_entry(sd_bus_message *m, const char *key, const char *v
         return sd_bus_message_append(m, "{sv}", key, "s", value ? value : "");
 }
 
-static int append_strv_entry(sd_bus_message *m, const char *key, char * const *l) {
+/* {key: <…>} of an a{sv}: opened with this signature, filled by the caller, closed by close_entry(). */
+static int open_entry(sd_bus_message *m, const char *key, const char *signature) {
         int k;
 
         k = sd_bus_message_open_container(m, 'e', "sv");
         if (k >= 0)
                 k = sd_bus_message_append(m, "s", key);
         if (k >= 0)
-                k = sd_bus_message_open_container(m, 'v', "as");
+                k = sd_bus_message_open_container(m, 'v', signature);
+        return k;
+}
+
+static int close_entry(sd_bus_message *m) {
+        int k;
+
+        k = sd_bus_message_close_container(m);
+        if (k >= 0)
+                k = sd_bus_message_close_container(m);
+        return k;
+}
+
+static int append_strv_entry(sd_bus_message *m, const char *key, char * const *l) {
+        int k;
+
+        k = open_entry(m, key, "as");
         if (k >= 0)
                 k = sd_bus_message_append_strv(m, (char **) (l ? l : (char * const[]) { NULL }));
         if (k >= 0)
-                k = sd_bus_message_close_container(m);
-        if (k >= 0)
-                k = sd_bus_message_close_container(m);
+                k = close_entry(m);
         return k;
 }
 
@@ -171,26 +186,16 @@ static int session_bus_append_status(sd_bus_message *reply, SessionRecord *r) {
         if (k < 0)
                 return k;
 
-        k = sd_bus_message_open_container(reply, 'e', "sv");
-        if (k >= 0)
-                k = sd_bus_message_append(reply, "s", "Processes");
-        if (k >= 0)
-                k = sd_bus_message_open_container(reply, 'v', "a(sssuiit)");
+        k = open_entry(reply, "Processes", "a(sssuiit)");
         if (k >= 0)
                 k = append_processes(reply, r);
         if (k >= 0)
-                k = sd_bus_message_close_container(reply);
-        if (k >= 0)
-                k = sd_bus_message_close_container(reply);
+                k = close_entry(reply);
         if (k < 0)
                 return k;
 
         /* ProcessDetails: aa{sv}, one dictionary per process, in the order of Processes. */
-        k = sd_bus_message_open_container(reply, 'e', "sv");
-        if (k >= 0)
-                k = sd_bus_message_append(reply, "s", "ProcessDetails");
-        if (k >= 0)
-                k = sd_bus_message_open_container(reply, 'v', "aa{sv}");
+        k = open_entry(reply, "ProcessDetails", "aa{sv}");
         if (k >= 0)
                 k = sd_bus_message_open_container(reply, 'a', "a{sv}");
         for (size_t i = 0; k >= 0 && i < s->n_processes; i++) {
@@ -219,9 +224,7 @@ static int session_bus_append_status(sd_bus_message *reply, SessionRecord *r) {
         if (k >= 0)
                 k = sd_bus_message_close_container(reply);
         if (k >= 0)
-                k = sd_bus_message_close_container(reply);
-        if (k >= 0)
-                k = sd_bus_message_close_container(reply);
+                k = close_entry(reply);
         if (k < 0)
                 return k;
         return sd_bus_message_close_container(reply);

@@ -52,20 +52,7 @@ NOBODY = pwd.getpwnam("nobody")
 OTHER = pwd.getpwnam("daemon")
 
 # Logs its start and the SIGTERM it gets (with a monotonic timestamp), then exits 0 on SIGTERM.
-LOGGER = r"""
-import os, signal, sys, time
-name, log = sys.argv[1], sys.argv[2]
-def say(what):
-    with open(log, "a") as f:
-        f.write("%s %s %.6f\n" % (name, what, time.monotonic()))
-def term(*_):
-    say("TERM")
-    sys.exit(0)
-signal.signal(signal.SIGTERM, term)
-say("START")
-while True:
-    time.sleep(1)
-"""
+LOGGER = os.path.join(HERE, "logger.py")
 
 
 def run(*argv, check=True, **kw):
@@ -197,8 +184,6 @@ def setUpModule():
     run("busctl", "call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "ReloadConfig")
     with open(CONFIG, "w") as f:
         f.write("[Limits]\nSessionsPerUser=4\nProcessesPerSession=4\n[Sessions]\nKeepFinishedSec=30s\n")
-    with open(os.path.join(WORK, "logger.py"), "w") as f:
-        f.write(LOGGER)
     start_profd()
 
 
@@ -236,7 +221,7 @@ class DaemonTest(unittest.TestCase):
     # helpers
 
     def logger(self, name):
-        return [sys.executable, os.path.join(WORK, "logger.py"), name, self.log]
+        return [sys.executable, LOGGER, name, self.log]
 
     def read_log(self):
         try:

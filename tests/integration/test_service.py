@@ -21,20 +21,8 @@ SANDBOX = os.environ.get("SANDBOX") or os.path.join(HERE, "..", "sandbox", "sand
 STATEDIR = os.environ.get("SANDBOX_STATEDIR")
 
 # Logs its start and the SIGTERM it gets, then exits 0 on SIGTERM.
-LOGGER = r"""
-import os, signal, sys, time
-name, log = sys.argv[1], sys.argv[2]
-def say(what):
-    with open(log, "a") as f:
-        f.write("%s %s %.6f\n" % (name, what, time.monotonic()))
-def term(*_):
-    say("TERM")
-    sys.exit(0)
-signal.signal(signal.SIGTERM, term)
-say("START")
-while True:
-    time.sleep(1)
-"""
+# Logs its start and the SIGTERM it gets, then exits 0 on SIGTERM.
+LOGGER = os.path.join(HERE, "logger.py")
 
 
 def inside(*argv, check=True, **kw):
@@ -48,14 +36,12 @@ class ServiceTest(unittest.TestCase):
         base = os.environ.get("MESON_BUILD_ROOT") or HERE
         self.dir = tempfile.mkdtemp(prefix="profd-service-", dir=base)
         self.log = os.path.join(self.dir, "log")
-        with open(os.path.join(self.dir, "logger.py"), "w") as f:
-            f.write(LOGGER)
 
     def tearDown(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def logger(self, name):
-        return "%s %s/logger.py %s %s" % (sys.executable, self.dir, name, self.log)
+        return "%s %s %s %s" % (sys.executable, LOGGER, name, self.log)
 
     def read_log(self):
         try:
