@@ -142,10 +142,9 @@ int session_spec_add_supporter_spec(SessionSpec *spec, SupporterSpec *s) {
         return 0;
 }
 
-int session_spec_add_supporter(SessionSpec *spec, const char *cmdline, ShellSplitError *ret_error) {
+int supporter_spec_parse(const char *cmdline, SupporterSpec *ret, ShellSplitError *ret_error) {
         _cleanup_strv_free_ char **words = NULL;
         _cleanup_free_ char *name = NULL;
-        _cleanup_(supporter_spec_done) SupporterSpec s = { 0 };
         const char *eq;
         size_t skip = 0;
         int r;
@@ -164,11 +163,6 @@ int session_spec_add_supporter(SessionSpec *spec, const char *cmdline, ShellSpli
                                 };
                         return -EINVAL;
                 }
-                if (session_spec_find_supporter(spec, name)) {
-                        if (ret_error)
-                                *ret_error = (ShellSplitError) { .offset = 0, .reason = "duplicate supporter name" };
-                        return -EEXIST;
-                }
                 skip = eq - cmdline + 1;
         }
 
@@ -184,17 +178,31 @@ int session_spec_add_supporter(SessionSpec *spec, const char *cmdline, ShellSpli
                 return -EINVAL;
         }
 
-        if (!name) {
-                r = supporter_name_derive(spec, words[0], &name);
-                if (r < 0)
-                        return r;
-        }
-
-        s = (SupporterSpec) {
+        *ret = (SupporterSpec) {
                 .name = TAKE_PTR(name),
                 .argv = TAKE_PTR(words),
                 .ready = READY_EXEC,
         };
+        return 0;
+}
+
+int session_spec_add_supporter(SessionSpec *spec, const char *cmdline, ShellSplitError *ret_error) {
+        _cleanup_(supporter_spec_done) SupporterSpec s = { 0 };
+        int r;
+
+        r = supporter_spec_parse(cmdline, &s, ret_error);
+        if (r < 0)
+                return r;
+        if (s.name && session_spec_find_supporter(spec, s.name)) {
+                if (ret_error)
+                        *ret_error = (ShellSplitError) { .offset = 0, .reason = "duplicate supporter name" };
+                return -EEXIST;
+        }
+        if (!s.name) {
+                r = supporter_name_derive(spec, s.argv[0], &s.name);
+                if (r < 0)
+                        return r;
+        }
         return session_spec_add_supporter_spec(spec, &s);
 }
 

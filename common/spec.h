@@ -71,6 +71,11 @@ int ready_parse(const char *s, ReadyMode *ret_mode, usec_t *ret_delay);
  * ret_error->offset 0. */
 int session_spec_add_supporter(SessionSpec *spec, const char *cmdline, ShellSplitError *ret_error);
 
+/* The same split without a spec to add to, for a supporter that joins a running session
+ * (AddSupporter): ret->name stays NULL when none is given, so that the daemon picks one unique
+ * within the session. Errors as above, but for the duplicate name. */
+int supporter_spec_parse(const char *cmdline, SupporterSpec *ret, ShellSplitError *ret_error);
+
 /* Appends `s`, taking over its members and zeroing it; on failure *s is left as it was. Returns
  * -EINVAL for an invalid name and -EEXIST for one already in use. */
 int session_spec_add_supporter_spec(SessionSpec *spec, SupporterSpec *s);

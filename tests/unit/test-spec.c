@@ -114,6 +114,31 @@ START_TEST(test_add_supporter) {
 }
 END_TEST
 
+/* attach: the daemon names a supporter given without one, unique within the running session. */
+START_TEST(test_parse_supporter) {
+        _cleanup_(supporter_spec_done) SupporterSpec s = { 0 }, named = { 0 };
+        ShellSplitError e = { 0 };
+
+        ck_assert_int_eq(supporter_spec_parse("perf record -p {pid}", &s, &e), 0);
+        ck_assert_ptr_null(s.name);
+        ck_assert_str_eq(s.argv[0], "perf");
+        ck_assert_str_eq(s.argv[3], "{pid}");
+        ck_assert_int_eq(s.ready, READY_EXEC);
+        ck_assert_int_eq(supporter_spec_parse("trace=strace -p {pid}", &named, &e), 0);
+        ck_assert_str_eq(named.name, "trace");
+        ck_assert_str_eq(named.argv[0], "strace");
+
+        ck_assert_int_eq(supporter_spec_parse("my-tool=x", &s, &e), -EINVAL);
+        ck_assert_uint_eq(e.offset, 0);
+        ck_assert_int_eq(supporter_spec_parse("n=perf 'x", &s, &e), -EINVAL);
+        ck_assert_uint_eq(e.offset, 7);
+        ck_assert_int_eq(supporter_spec_parse("", &s, &e), -EINVAL);
+        ck_assert_str_eq(e.reason, "empty command");
+        /* Left as it was on failure. */
+        ck_assert_str_eq(s.argv[0], "perf");
+}
+END_TEST
+
 START_TEST(test_derived_names) {
         _cleanup_(session_spec_freep) SessionSpec *spec = NULL;
 
@@ -420,6 +445,7 @@ static Suite *spec_suite(void) {
         tcase_add_test(tc, test_split_errors);
         tcase_add_test(tc, test_quote_roundtrip);
         tcase_add_test(tc, test_add_supporter);
+        tcase_add_test(tc, test_parse_supporter);
         tcase_add_test(tc, test_derived_names);
         tcase_add_test(tc, test_names);
         tcase_add_test(tc, test_ready_parse);
