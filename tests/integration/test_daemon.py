@@ -13,7 +13,6 @@ import json
 import os
 import pwd
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -21,23 +20,16 @@ import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PROFD = os.path.abspath(os.environ.get("PROFD") or os.path.join(HERE, "..", "..", "build", "daemon", "profd"))
-SANDBOX = os.environ.get("SANDBOX") or os.path.join(HERE, "..", "sandbox", "sandbox")
-POLICY = os.path.join(HERE, "..", "..", "dbus-policy", "org.profd.Profd1.conf")
-CALL = os.path.join(HERE, "profd_call.py")
-SYSTEM_PYTHON = "/usr/bin/python3"
-
-if "SANDBOX_STATEDIR" not in os.environ:
-    os.execvp(SANDBOX, [SANDBOX, "run", "--", sys.executable, os.path.abspath(__file__)] + sys.argv[1:])
-if "PROFD_TEST_INSIDE" not in os.environ:
-    os.environ["PROFD_TEST_INSIDE"] = "1"
-    # A user manager for nobody, as user@.service would start it, for `profd --user`.
-    subprocess.run([SANDBOX, "user-manager", os.environ["SANDBOX_STATEDIR"], "nobody"], check=True,
-                   stdout=subprocess.DEVNULL)
-    os.execvp(SANDBOX, [SANDBOX, "exec", os.environ["SANDBOX_STATEDIR"], "--",
-                        SYSTEM_PYTHON, os.path.abspath(__file__)] + sys.argv[1:])
-
 sys.path.insert(0, HERE)
+import sandboxed  # noqa: E402
+
+sandboxed.enter(__file__, user_manager_for="nobody")
+
+from sandboxed import (PROFD, SYSTEM_PYTHON, as_user, assert_clean_journal, children_of,  # noqa: E402
+                       failed_units, open_fds, proc_state, proc_status, profd_pid, profd_units, run, stop_profd,
+                       wait_for)
+CALL = os.path.join(HERE, "profd_call.py")
+
 import profd_call  # noqa: E402
 from profd_call import CallError, call  # noqa: E402
 
@@ -53,14 +45,6 @@ OTHER = pwd.getpwnam("daemon")
 
 # Logs its start and the SIGTERM it gets (with a monotonic timestamp), then exits 0 on SIGTERM.
 LOGGER = os.path.join(HERE, "logger.py")
-
-
-def run(*argv, check=True, **kw):
-    return subprocess.run(list(argv), check=check, capture_output=True, text=True, timeout=60, **kw)
-
-
-def as_user(user):
-    return ["setpriv", "--reuid=%d" % user.pw_uid, "--regid=%d" % user.pw_gid, "--init-groups"]
 
 
 def call_as(user, method, args=None, path=profd_call.PATH, extra=()):
@@ -105,83 +89,12 @@ def gv_supporters(*supporters):
     return "@aa{sv} [%s]" % ", ".join(out)
 
 
-def profd_pid():
-    return int(run("systemctl", "show", "-p", "MainPID", "--value", "profd.service").stdout.strip())
-
-
-def profd_units():
-    out = run("systemctl", "list-units", "--all", "--plain", "--no-legend", "profd-*").stdout
-    return sorted(line.split()[0] for line in out.splitlines() if line.strip())
-
-
-def failed_units():
-    return run("systemctl", "list-units", "--failed", "--plain", "--no-legend").stdout.strip()
-
-
-def children_of(pid):
-    try:
-        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            return f.read().split()
-    except FileNotFoundError:
-        return []
-
-
-def open_fds(pid):
-    return sorted(os.listdir("/proc/%d/fd" % pid), key=int)
-
-
-def proc_status(pid):
-    fields = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            fields[k] = v.split()
-    return fields
-
-
-def proc_state(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        return f.read().rpartition(")")[2].split()[0]
-
-
-def wait_for(what, predicate, timeout=20):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for %s" % what)
-        time.sleep(0.05)
-
-
 def start_profd(*extra):
-    # A stopped transient unit lingers until systemd collects it; its name is taken until then.
-    wait_for("the old profd.service to be collected", lambda: run(
-        "systemctl", "show", "-p", "LoadState", "--value", "profd.service").stdout.strip() == "not-found")
-    run("systemd-run", "--unit=profd", "--collect", "-p", "Type=notify", "-p", "KillMode=mixed",
-        PROFD, "--config=" + CONFIG, "--state-directory=" + STATE, *extra)
-
-
-def stop_profd():
-    run("systemctl", "stop", "profd.service", check=False)
-    run("systemctl", "reset-failed", "profd.service", check=False)
-
-
-def assert_clean_journal(*unit_args):
-    """No sanitizer report from any profd that ran as a unit (the ASan+UBSan build's)."""
-    log = run("journalctl", "--no-pager", "-o", "cat", *unit_args).stdout
-    for marker in ("Sanitizer", "runtime error:"):
-        if marker in log:
-            raise AssertionError("profd's journal has a sanitizer report:\n" + log[-4000:])
+    sandboxed.start_profd(CONFIG, STATE, *extra)
 
 
 def setUpModule():
-    # The sandbox's /etc is the host's: cover the policy directory rather than write into it.
-    subprocess.run(["sh", "-c", "mountpoint -q /etc/dbus-1/system.d || mount -t tmpfs tmpfs /etc/dbus-1/system.d"],
-                   check=True)
-    shutil.copy(POLICY, "/etc/dbus-1/system.d/")
-    run("busctl", "call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "ReloadConfig")
+    sandboxed.install_policy()
     with open(CONFIG, "w") as f:
         f.write("[Limits]\nSessionsPerUser=4\nProcessesPerSession=4\n[Sessions]\nKeepFinishedSec=30s\n")
     start_profd()
