@@ -899,10 +899,6 @@ void executor_set_terminal(Executor *x, int tty_fd) {
         x->tty_fd = tty_fd;
 }
 
-int executor_process_signal(Process *p, int sig) {
-        return driver_signal(p->session, p, sig);
-}
-
 int executor_forward_signal(Session *s, int sig) {
         Process *t = session_target(s);
 

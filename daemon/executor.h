@@ -60,9 +60,6 @@ void executor_set_gate_helper(Executor *x, const char *path);
  * back when the target stops (Ctrl-Z) or ends. */
 void executor_set_terminal(Executor *x, int tty_fd);
 
-/* Sends `sig` to everything of `p`: its scope. */
-int executor_process_signal(Process *p, int sig);
-
 /* Sends `sig` to the target's process group when it runs; -ESRCH when there is nothing to send to. */
 int executor_forward_signal(Session *s, int sig);
 

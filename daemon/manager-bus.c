@@ -194,9 +194,10 @@ void manager_bus_reply_start(SessionRecord *r) {
 
                         if (p->exec_error == 0)
                                 continue;
-                        k = sd_bus_reply_method_errorf(request, PROFD_ERROR_EXEC_FAILED, "Session %s: %s %s: %s.",
-                                                       s->id, p->role == PROCESS_TARGET ? "target" : "supporter",
-                                                       p->name, process_format_end(p, buf, sizeof(buf)));
+                        k = sd_bus_reply_method_errorf(request, PROFD_ERROR_EXEC_FAILED, "Session %s: %s%s '%s' %s.",
+                                                       s->id, p->role == PROCESS_TARGET ? "the target" : "supporter ",
+                                                       p->role == PROCESS_TARGET ? "" : p->name, p->argv[0],
+                                                       process_format_end(p, buf, sizeof(buf)));
                         if (k < 0)
                                 log_debug_errno(k, "Failed to answer StartSession, ignoring: %m");
                         return;

@@ -588,7 +588,8 @@ int manager_kill(SessionRecord *r, const char *whom, int sig, sd_bus_error *erro
                 if (!match)
                         continue;
                 any = true;
-                if (p->released && !process_is_gone(p) && executor_process_signal(p, sig) >= 0)
+                if (manager_dispatch(r, &(SessionEvent) { .type = SESSION_EVENT_KILL, .process = p,
+                                                          .signal = sig }) >= 0)
                         sent = true;
         }
         if (!any && !streq(whom, "all") && !streq(whom, "target") && !streq(whom, "supporters"))

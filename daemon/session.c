@@ -213,7 +213,8 @@ const char *process_format_end(const Process *p, char *buf, size_t size) {
                 snprintf(buf, size, "exited %d", p->exit_status);
         else
                 snprintf(buf, size, "%s SIG%s%s", p->exit_code == CLD_DUMPED ? "dumped core," : "killed by",
-                         signal_abbrev(p->exit_status), p->killed && p->exit_status == SIGKILL ? " (escalated)" : "");
+                         signal_abbrev(p->exit_status),
+                         !p->killed || p->exit_status != SIGKILL ? "" : p->kill_requested ? " (requested)" : " (escalated)");
         return buf;
 }
 
@@ -503,6 +504,23 @@ static int session_set_paused(Session *s, bool pause) {
         return 0;
 }
 
+/* A signal someone asked for. SIGKILL counts as the teardown's own would: the process did not fail,
+ * it was killed, and the result says so. -ESRCH when there is nothing of `p` to signal. */
+static int session_kill_process(Session *s, Process *p, int sig) {
+        int r;
+
+        if (!p->released || process_is_gone(p))
+                return -ESRCH;
+        r = s->driver->signal(s, p, sig);
+        if (r < 0)
+                return r;
+        if (sig == SIGKILL) {
+                p->sent_signal = SIGKILL;
+                p->killed = p->kill_requested = true;
+        }
+        return 0;
+}
+
 static int session_timer_elapsed(Session *s, SessionTimer timer, Process *p) {
         switch (timer) {
         case SESSION_TIMER_STOP:
@@ -595,6 +613,11 @@ int session_dispatch(Session *s, const SessionEvent *e) {
         case SESSION_EVENT_PAUSE:
         case SESSION_EVENT_RESUME:
                 r = session_set_paused(s, e->type == SESSION_EVENT_PAUSE);
+                break;
+        case SESSION_EVENT_KILL:
+                r = session_kill_process(s, p, e->signal);
+                if (r < 0)
+                        return r; /* nothing changed */
                 break;
         default:
                 assert(false);

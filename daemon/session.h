@@ -99,6 +99,7 @@ struct Process {
         int exit_status;                /* exit status or signal number */
         int sent_signal;                /* last teardown signal sent: 0, SIGTERM or SIGKILL */
         bool killed;                    /* SIGKILL was needed */
+        bool kill_requested;            /* ... because Kill() asked for it, not the stop timer */
 
         usec_t start_usec, exit_usec;   /* CLOCK_MONOTONIC, kept by the driver */
         void *driver_data;              /* owned by the driver */
@@ -134,6 +135,7 @@ typedef enum SessionEventType {
         SESSION_EVENT_TIMER,            /* .timer elapsed (.process for per-process timers) */
         SESSION_EVENT_PAUSE,
         SESSION_EVENT_RESUME,
+        SESSION_EVENT_KILL,             /* send .signal to .process on request (Kill()) */
         _SESSION_EVENT_MAX,
 } SessionEventType;
 
@@ -146,6 +148,7 @@ typedef struct SessionEvent {
         bool empty;
         StopCause cause;
         SessionTimer timer;
+        int signal;
 } SessionEvent;
 
 struct Session {
@@ -192,7 +195,7 @@ bool process_is_gone(const Process *p) _pure_;
 bool process_failed(const Process *p) _pure_;
 
 /* How `p` ended, for people: "exited 0", "killed by SIGTERM", "killed by SIGKILL (escalated)",
- * "dumped core (SIGSEGV)", "failed to execute: No such file or directory", "never started",
+ * "killed by SIGKILL (requested)", "dumped core (SIGSEGV)", "failed to execute: No such file or directory", "never started",
  * "running". */
 const char *process_format_end(const Process *p, char *buf, size_t size);
 #define PROCESS_FORMAT_END_MAX 128

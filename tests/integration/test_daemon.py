@@ -13,6 +13,7 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -537,8 +538,19 @@ class ControlTest(DaemonTest):
         sid = self.start(["sleep", "30"], Supporters=gv_supporters({"Name": "watch", "Argv": ["sleep", "30"]}))
         call_as(NOBODY, "Kill", "('%s', 'watch', 9)" % sid)
         st = self.wait_finished(sid)
-        self.assertEqual(st["Result"], "supporter-failed")
-        self.assertEqual(self.process(st, "watch")["End"], "killed by SIGKILL")
+        self.assertEqual(st["Result"], "killed")
+        self.assertEqual(self.process(st, "watch")["End"], "killed by SIGKILL (requested)")
+        self.assertEqual(self.process(st, "target")["End"], "killed by SIGTERM")
+
+    def test_kill_with_another_signal_reaches_the_process(self):
+        sid = self.start(["sh", "-c", "trap 'echo got USR1; exit 7' USR1; while :; do sleep 0.1; done"])
+        out = os.path.join(self.status(sid)["OutputDirectory"], "target.stdout")
+        time.sleep(0.3)
+        call_as(NOBODY, "Kill", "('%s', 'target', %d)" % (sid, signal.SIGUSR1))
+        st = self.wait_finished(sid)
+        self.assertEqual((st["Result"], st["ExitStatus"]), ("target-failed", 7))
+        with open(out) as f:
+            self.assertEqual(f.read(), "got USR1\n")
 
     def test_add_supporter(self):
         sid = self.start(self.logger("target"))

@@ -671,6 +671,34 @@ START_TEST(test_string_tables) {
 }
 END_TEST
 
+START_TEST(test_kill_request) {
+        const char *sup[] = { "perf" };
+        char buf[PROCESS_FORMAT_END_MAX];
+        Session *s = make_session(sup, 1);
+
+        /* Nothing to signal before the process runs. */
+        ck_assert_int_eq(session_dispatch(s, &(SessionEvent) { .type = SESSION_EVENT_KILL, .process = P(s, 1),
+                                                                .signal = SIGKILL }), -ESRCH);
+        bring_up(s);
+        clear_log();
+        ck_assert_int_eq(session_dispatch(s, &(SessionEvent) { .type = SESSION_EVENT_KILL, .process = P(s, 0),
+                                                                .signal = SIGUSR1 }), 0);
+        ck_assert_log("USR1 target;");
+        ck_assert(!P(s, 0)->killed);
+        clear_log();
+        ck_assert_int_eq(session_dispatch(s, &(SessionEvent) { .type = SESSION_EVENT_KILL, .process = P(s, 1),
+                                                                .signal = SIGKILL }), 0);
+        ck_assert_log("KILL perf;");
+        /* Its death is the kill we sent, not a failure of its own, and it shows in the result. */
+        ck_assert_int_eq(exited(s, P(s, 1), CLD_KILLED, SIGKILL), 0);
+        ck_assert(!process_failed(P(s, 1)));
+        ck_assert_str_eq(process_format_end(P(s, 1), buf, sizeof(buf)), "killed by SIGKILL (requested)");
+        ck_assert_int_eq(exited(s, P(s, 0), CLD_KILLED, SIGTERM), 0);
+        ck_assert_int_eq(s->result, SESSION_RESULT_KILLED);
+        session_free(s);
+}
+END_TEST
+
 static Suite *session_suite(void) {
         Suite *s = suite_create("session");
         TCase *tc;
@@ -710,6 +738,7 @@ static Suite *session_suite(void) {
 
         tc = tcase_create("pause");
         tcase_add_test(tc, test_pause_resume);
+        tcase_add_test(tc, test_kill_request);
         tcase_add_test(tc, test_stop_while_paused_continues);
         suite_add_tcase(s, tc);
 
