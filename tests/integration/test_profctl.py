@@ -1,0 +1,351 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""profctl against the real daemon in the sandbox, as a user would drive it: in a real terminal
+(tmux: send-keys, capture-pane) with bash's job control, in pipes, and from scripts (--json).
+
+Runs itself under `sandbox run`, then inside the sandbox with Debian's python3 (sandboxed.py)."""
+
+import json
+import os
+import pwd
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import sandboxed  # noqa: E402
+
+sandboxed.enter(__file__)
+
+from sandboxed import (PROFCTL, PROFD, SYSTEM_PYTHON, as_user, assert_clean_journal, failed_units,  # noqa: E402
+                       profd_units, run, stop_profd, wait_for)
+
+BASE = os.environ.get("MESON_BUILD_ROOT") or os.path.dirname(PROFD)
+WORK = tempfile.mkdtemp(prefix="profctl-test-", dir=BASE)
+os.chmod(WORK, 0o755)
+STATE = os.path.join(WORK, "state")
+CONFIG = os.path.join(WORK, "profd.conf")
+LOGGER = os.path.join(HERE, "logger.py")
+
+NOBODY = pwd.getpwnam("nobody")
+OTHER = pwd.getpwnam("daemon")
+
+
+def setUpModule():
+    sandboxed.install_policy()
+    with open(CONFIG, "w") as f:
+        f.write("[Sessions]\nKeepFinishedSec=5min\n")
+    sandboxed.start_profd(CONFIG, STATE)
+
+
+def tearDownModule():
+    stop_profd()
+    assert_clean_journal("-u", "profd.service")
+    shutil.rmtree(WORK, ignore_errors=True)
+
+
+def profctl(*args, user=NOBODY, input=None, check=None, timeout=60):
+    """Runs profctl as `user` in a pipe; returns the CompletedProcess."""
+    argv = (as_user(user) if user else []) + ["env", "-i", "PATH=/usr/bin:/bin", "HOME=/", PROFCTL] + list(args)
+    p = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout)
+    if check is not None and p.returncode != check:
+        raise AssertionError("profctl %s exited %d, not %d:\n%s%s" % (" ".join(args), p.returncode, check,
+                                                                        p.stdout, p.stderr))
+    return p
+
+
+class Terminal:
+    """bash in a tmux pane, run by `user`: keys in, screen out."""
+
+    def __init__(self, user, directory):
+        self.socket = os.path.join(directory, "tmux.socket")
+        self.user = user
+        self.tmux("new-session", "-d", "-x", "160", "-y", "50", "env", "-i", "PATH=/usr/bin:/bin", "HOME=/",
+                  "TERM=xterm", "PS1=$ ", "bash", "--norc", "--noprofile")
+        wait_for("the shell's prompt", lambda: "$" in self.screen())
+
+    def tmux(self, *args):
+        return subprocess.run(as_user(self.user) + ["tmux", "-S", self.socket] + list(args), check=True,
+                              capture_output=True, text=True, timeout=30).stdout
+
+    def type(self, line):
+        self.tmux("send-keys", "-t", "0", "-l", line)
+        self.tmux("send-keys", "-t", "0", "Enter")
+
+    def key(self, key):
+        self.tmux("send-keys", "-t", "0", key)
+
+    def screen(self):
+        return self.tmux("capture-pane", "-p", "-t", "0", "-S", "-200")
+
+    def wait_for_text(self, pattern, timeout=20):
+        return wait_for("%r on the screen" % pattern, lambda: re.search(pattern, self.screen()), timeout).group(0)
+
+    def close(self):
+        subprocess.run(as_user(self.user) + ["tmux", "-S", self.socket, "kill-server"], capture_output=True)
+
+
+class ProfctlTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="t-", dir=WORK)
+        os.chmod(self.dir, 0o777)
+        self.log = os.path.join(self.dir, "log")
+        self.terminal = None
+
+    def tearDown(self):
+        if self.terminal:
+            self.terminal.close()
+        # Whatever a failed test left running goes, in order.
+        for line in profctl("list", "--no-legend", user=None).stdout.splitlines():
+            profctl("stop", line.split()[0], user=None)
+        wait_for("every profd unit to go", lambda: profd_units() == [])
+        self.assertEqual(failed_units(), "")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def logger(self, name):
+        return "%s %s %s %s" % (SYSTEM_PYTHON, LOGGER, name, self.log)
+
+    def read_log(self):
+        try:
+            with open(self.log) as f:
+                return [line.split() for line in f]
+        except FileNotFoundError:
+            return []
+
+    def wait_for_log(self, count):
+        wait_for("%d log lines" % count, lambda: len(self.read_log()) >= count)
+
+    def assert_supporters_stopped_first(self):
+        terms = {e[0]: float(e[2]) for e in self.read_log() if e[1] == "TERM"}
+        self.assertIn("watch", terms, self.read_log())
+        self.assertIn("target", terms, self.read_log())
+        self.assertLess(terms["watch"], terms["target"])
+
+    def newest_session(self):
+        return max((s["id"] for s in json.loads(profctl("list", "--all", "--json").stdout)), key=int)
+
+    def status_json(self, sid, user=NOBODY):
+        return json.loads(profctl("status", "--json", sid, user=user, check=0).stdout)
+
+
+class PipeTest(ProfctlTest):
+    def test_run_passes_stdin_and_stdout_through(self):
+        p = profctl("run", "-q", "--", "tac", input="a\nb\nc\n", check=0)
+        self.assertEqual(p.stdout, "c\nb\na\n")
+        self.assertEqual(p.stderr, "")
+
+    def test_run_exits_with_the_targets_status(self):
+        self.assertEqual(profctl("run", "-q", "--", "sh", "-c", "echo oops >&2; exit 3").returncode, 3)
+        p = profctl("run", "-q", "--", "sh", "-c", "kill -USR1 $$")
+        self.assertEqual(p.returncode, 128 + signal.SIGUSR1)
+        p = profctl("run", "--", "true", check=0)
+        self.assertRegex(p.stderr, r"^profctl: session \d+ finished \(success, exit status 0\); output in /")
+
+    def test_run_json(self):
+        p = profctl("run", "--json", "-q", "--", "sh", "-c", "exit 4")
+        self.assertEqual(p.returncode, 4)
+        result = json.loads(p.stdout)
+        self.assertEqual((result["result"], result["exit_status"]), ("target-failed", 4))
+        self.assertTrue(result["output_directory"].startswith(STATE))
+
+    def test_run_with_a_supporter_and_perf_shortcut_syntax(self):
+        p = profctl("run", "-q", "--json", "-s", "w=sh -c 'echo watching {pid}; exec sleep 30'", "--", "sh", "-c",
+                    "sleep 0.5; echo $$ >&2", check=0)
+        result = json.loads(p.stdout)
+        with open(os.path.join(result["output_directory"], "w.log")) as f:
+            self.assertEqual(f.read(), "watching %s\n" % p.stderr.strip())
+
+    def test_killing_profctl_stops_the_session_in_order(self):
+        p = subprocess.Popen(as_user(NOBODY) + [PROFCTL, "run", "-q", "-s", "watch=" + self.logger("watch"), "--"]
+                             + shlex.split(self.logger("target")), stdin=subprocess.DEVNULL)
+        self.wait_for_log(2)
+        p.kill()
+        p.wait()
+        wait_for("the session to stop", lambda: len(self.read_log()) >= 4)
+        self.assert_supporters_stopped_first()
+        self.assertEqual(self.status_json(self.newest_session())["Result"], "stopped")
+
+
+class BackgroundTest(ProfctlTest):
+    def test_start_list_kill_stop(self):
+        p = profctl("start", "-d", "usr1 catcher", "--", "sh", "-c",
+                    "trap 'echo got-usr1' USR1; while :; do sleep 0.1; done", check=0)
+        m = re.match(r"^\[(\d+)\] (\d+)\nOutput: (/\S+)\n$", p.stdout)
+        self.assertTrue(m, p.stdout)
+        sid, pid, output = m.groups()
+        self.assertEqual(os.stat(output).st_uid, NOBODY.pw_uid)
+
+        listing = profctl("list", check=0).stdout.splitlines()
+        self.assertEqual(listing[0].split(), ["ID", "STATE", "RESULT", "PID", "OWNER", "AGE", "DESCRIPTION"])
+        row = [line for line in listing if line.split()[:1] == [sid]][0].split()
+        self.assertEqual(row[1:5], ["running", "-", pid, "nobody"])
+        self.assertEqual(" ".join(row[6:]), "usr1 catcher")
+        self.assertRegex(listing[-1], r"^1 session listed\.( Pass --all to see \d+ finished sessions? too\.)?$")
+
+        profctl("kill", "-s", "USR1", sid, check=0)
+        stdout = os.path.join(output, "target.stdout")
+        wait_for("the trap to run", lambda: open(stdout).read() == "got-usr1\n")
+        profctl("kill", "-USR1", "%" + sid, check=0)
+        wait_for("the trap to run again", lambda: open(stdout).read() == "got-usr1\ngot-usr1\n")
+
+        profctl("stop", sid, check=0)
+        st = self.status_json(sid)
+        self.assertEqual((st["State"], st["Result"]), ("finished", "stopped"))
+        self.assertNotIn(sid, profctl("list", "--no-legend").stdout)
+        self.assertIn(sid, profctl("list", "--no-legend", "--all").stdout)
+
+    def test_json_listing_and_status(self):
+        p = profctl("start", "--json", "-s", "idle=sleep 30", "--", "sleep", "30", check=0)
+        started = json.loads(p.stdout)
+        sid = started["id"]
+        listed = {s["id"]: s for s in json.loads(profctl("list", "--json").stdout)}
+        self.assertEqual(listed[sid]["state"], "running")
+        self.assertEqual(listed[sid]["pid"], started["pid"])
+        self.assertEqual((listed[sid]["owner_uid"], listed[sid]["owner"]), (NOBODY.pw_uid, "nobody"))
+        st = self.status_json(sid)
+        self.assertEqual(st["Id"], sid)
+        self.assertEqual([p["Name"] for p in st["ProcessDetails"]], ["target", "idle"])
+        self.assertEqual(st["ProcessDetails"][1]["Unit"], "profd-%s-idle.scope" % sid)
+        self.assertEqual(st["OutputDirectory"], started["output_directory"])
+        profctl("stop", sid, check=0)
+        self.assertEqual(self.status_json(sid)["ExitStatus"], 128 + signal.SIGTERM)
+
+    def test_status_shows_processes_and_output_files(self):
+        sid = re.match(r"\[(\d+)\]", profctl("start", "-s", "idle=sleep 30", "--", "sh", "-c",
+                                             "echo some output; exec sleep 30", check=0).stdout).group(1)
+        out = self.status_json(sid)["OutputDirectory"]
+        wait_for("the output", lambda: os.path.getsize(os.path.join(out, "target.stdout")) > 0)
+        text = profctl("status", sid, check=0).stdout
+        self.assertRegex(text, r"^\* %s - " % sid)
+        self.assertRegex(text, r"\n +State: running\n")
+        self.assertIn("Output: " + out, text)
+        self.assertRegex(text, r"\n +target\.stdout +12B?\n")
+        self.assertRegex(text, r"\nNAME +ROLE +PID +STATE +END +CPU +MEMORY\n")
+        self.assertRegex(text, r"\nidle +supporter +\d+ +running ")
+        profctl("stop", sid, check=0)
+
+
+class ErrorTest(ProfctlTest):
+    def test_no_such_session_lists_the_ones_there_are(self):
+        sid = re.match(r"\[(\d+)\]", profctl("start", "--", "sleep", "30", check=0).stdout).group(1)
+        p = profctl("stop", "99999")
+        self.assertEqual(p.returncode, 1)
+        self.assertRegex(p.stderr, r"^profctl: no session '99999'\. Sessions: .*\b%s\b" % sid)
+        profctl("stop", sid, check=0)
+
+    def test_access_denied(self):
+        sid = re.match(r"\[(\d+)\]", profctl("start", "--", "sleep", "30", check=0).stdout).group(1)
+        for verb in ("stop", "pause", "status"):
+            p = profctl(verb, sid, user=OTHER)
+            self.assertEqual(p.returncode, 1, verb)
+            self.assertIn("profctl: session %s belongs to another user (access denied)." % sid, p.stderr)
+        p = profctl("kill", "-s", "KILL", sid, user=OTHER)
+        self.assertIn("access denied", p.stderr)
+        self.assertEqual(self.status_json(sid)["State"], "running")
+        profctl("stop", sid, check=0)
+
+    def test_bad_supporter_syntax_marks_the_place(self):
+        p = profctl("run", "-s", "perf record -p {pid} 'oops", "--", "true")
+        self.assertEqual(p.returncode, 2)
+        lines = p.stderr.splitlines()
+        self.assertIn("unterminated", lines[0])
+        value_line = [line for line in lines[1:] if "perf record -p {pid} 'oops" in line][0]
+        caret = lines[lines.index(value_line) + 1]
+        self.assertEqual(caret.index("^"), value_line.index("'oops"))
+        self.assertEqual(profd_units(), [])
+
+    def test_usage_errors(self):
+        self.assertEqual(profctl("frobnicate").returncode, 2)
+        self.assertEqual(profctl("stop").returncode, 2)
+        self.assertEqual(profctl("kill", "-s", "NOSUCHSIG", "1").returncode, 2)
+        self.assertEqual(profctl("run").returncode, 2)
+
+    def test_missing_program(self):
+        p = profctl("run", "--", "no-such-program-anywhere")
+        self.assertEqual(p.returncode, 127)
+        self.assertIn("no-such-program-anywhere", p.stderr)
+        self.assertEqual(profd_units(), [])
+
+    def test_no_daemon(self):
+        stop_profd()
+        try:
+            p = profctl("list")
+            self.assertEqual(p.returncode, 1)
+            self.assertEqual(p.stderr.strip(), "profctl: profd is not running on the system bus: is profd "
+                             "running? Try 'systemctl start profd', or use --user.")
+        finally:
+            sandboxed.start_profd(CONFIG, STATE)
+
+
+class TerminalTest(ProfctlTest):
+    def setUp(self):
+        super().setUp()
+        self.terminal = Terminal(NOBODY, self.dir)
+
+    def test_ctrl_c_stops_in_order_and_exits_with_the_status(self):
+        t = self.terminal
+        t.type("%s run -q -s 'watch=%s' -- %s; echo EXIT=$?" % (PROFCTL, self.logger("watch"), self.logger("target")))
+        self.wait_for_log(2)
+        t.key("C-c")
+        status = t.wait_for_text(r"EXIT=\d+")
+        self.assert_supporters_stopped_first()
+        # The logger exits 0 on SIGTERM: that is the target's status.
+        self.assertEqual(status, "EXIT=0")
+
+    def test_ctrl_c_twice_kills(self):
+        t = self.terminal
+        t.type("%s run -- sh -c 'trap \"\" TERM INT; echo stubborn; while :; do sleep 0.1; done'; echo EXIT=$?"
+               % PROFCTL)
+        t.wait_for_text("stubborn")
+        t.key("C-c")
+        t.wait_for_text(r"stopping session \d+ \(Ctrl-C again to kill\)")
+        t.key("C-c")
+        self.assertEqual(t.wait_for_text(r"EXIT=\d+"), "EXIT=%d" % (128 + signal.SIGKILL))
+        self.assertEqual(self.status_json(self.newest_session())["Result"], "killed")
+
+    def test_ctrl_z_jobs_fg(self):
+        t = self.terminal
+        t.type("%s run -- sh -c 'for i in 1 2 3 4 5 6 7 8; do echo tick $i; sleep 0.3; done; exit 5'" % PROFCTL)
+        t.wait_for_text("tick 1")
+        t.key("C-z")
+        t.wait_for_text(r"\[1\]\+ +Stopped +.*profctl run")
+        session = json.loads(profctl("list", "--json").stdout)[0]
+        self.assertEqual(session["state"], "paused")
+        with open("/proc/%d/stat" % session["pid"]) as f:
+            self.assertEqual(f.read().rpartition(")")[2].split()[0], "T")
+        ticks = t.screen().count("tick ")
+        time.sleep(0.8)
+        self.assertEqual(t.screen().count("tick "), ticks, "the target ran on while paused")
+
+        t.type("jobs")
+        t.wait_for_text(r"\$ jobs\n\[1\]\+ +Stopped +.*profctl run -- sh -c")
+        t.type("fg")
+        t.wait_for_text("tick 8")
+        t.type("echo EXIT=$?")
+        self.assertEqual(t.wait_for_text(r"EXIT=\d+"), "EXIT=5", t.screen())
+        self.assertEqual(self.status_json(self.newest_session())["Result"], "target-failed")
+
+    def test_interactive_target_reads_the_terminal(self):
+        t = self.terminal
+        t.type("%s run -q -- sh -c 'read -r line; echo \"got <$line>\"'; echo EXIT=$?" % PROFCTL)
+        time.sleep(0.5)
+        t.type("hello there")
+        t.wait_for_text("got <hello there>")
+        self.assertEqual(t.wait_for_text(r"EXIT=\d+"), "EXIT=0")
+
+
+class RemoteTest(ProfctlTest):
+    def test_host(self):
+        if not shutil.which("sshd"):
+            self.skipTest("no sshd on this machine: -H is not exercised")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
