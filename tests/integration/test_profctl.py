@@ -12,6 +12,7 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -49,6 +50,11 @@ def tearDownModule():
     stop_profd()
     assert_clean_journal("-u", "profd.service")
     shutil.rmtree(WORK, ignore_errors=True)
+
+
+def read_file(path):
+    with open(path) as f:
+        return f.read()
 
 
 def profctl(*args, user=NOBODY, input=None, check=None, timeout=60):
@@ -191,9 +197,9 @@ class BackgroundTest(ProfctlTest):
 
         profctl("kill", "-s", "USR1", sid, check=0)
         stdout = os.path.join(output, "target.stdout")
-        wait_for("the trap to run", lambda: open(stdout).read() == "got-usr1\n")
+        wait_for("the trap to run", lambda: read_file(stdout) == "got-usr1\n")
         profctl("kill", "-USR1", "%" + sid, check=0)
-        wait_for("the trap to run again", lambda: open(stdout).read() == "got-usr1\ngot-usr1\n")
+        wait_for("the trap to run again", lambda: read_file(stdout) == "got-usr1\ngot-usr1\n")
 
         profctl("stop", sid, check=0)
         st = self.status_json(sid)
@@ -342,9 +348,66 @@ class TerminalTest(ProfctlTest):
 
 
 class RemoteTest(ProfctlTest):
+    """-H over ssh, to an sshd of the test's own on 127.0.0.1 (its keys and configuration in the
+    build directory, nothing of the machine's /etc/ssh used)."""
+
+    def setUp(self):
+        super().setUp()
+        if not shutil.which("sshd") or not shutil.which("ssh"):
+            self.skipTest("no sshd/ssh on this machine: -H is not exercised")
+        self.ssh_dir = os.path.join(self.dir, "ssh")
+        os.mkdir(self.ssh_dir, 0o700)
+        for key in ("host", "client"):
+            run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", os.path.join(self.ssh_dir, key))
+        shutil.copy(os.path.join(self.ssh_dir, "client.pub"), os.path.join(self.ssh_dir, "authorized_keys"))
+        config = os.path.join(self.ssh_dir, "sshd_config")
+        with open(config, "w") as f:
+            f.write("Port 2222\nListenAddress 127.0.0.1\nHostKey %s/host\nAuthorizedKeysFile %s/authorized_keys\n"
+                    "PidFile %s/sshd.pid\nUsePAM no\nPermitRootLogin prohibit-password\nStrictModes no\n"
+                    % (self.ssh_dir, self.ssh_dir, self.ssh_dir))
+        os.makedirs("/run/sshd", exist_ok=True)
+        self.sshd_log = open(os.path.join(self.ssh_dir, "sshd.log"), "w")
+        self.sshd = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", config], stderr=self.sshd_log)
+        # sd-bus runs "ssh" from $PATH to reach the other side's systemd-stdio-bridge: this one knows
+        # the keys and the port.
+        self.wrapper = os.path.join(self.ssh_dir, "ssh")
+        with open(self.wrapper, "w") as f:
+            f.write("#!/bin/sh\nexec %s -i %s/client -o StrictHostKeyChecking=no "
+                    "-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \"$@\"\n" % (shutil.which("ssh"), self.ssh_dir))
+        os.chmod(self.wrapper, 0o755)
+        wait_for("sshd", self.sshd_listens)
+
+    @staticmethod
+    def sshd_listens():
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", 2222)) == 0
+
+    def tearDown(self):
+        if hasattr(self, "sshd"):
+            self.sshd.terminate()
+            self.sshd.wait()
+            self.sshd_log.close()
+        super().tearDown()
+
+    def remote(self, *args):
+        env = dict(os.environ, PATH=self.ssh_dir + ":" + os.environ["PATH"])
+        return subprocess.run([PROFCTL, "-H", "root@127.0.0.1:2222"] + list(args), capture_output=True, text=True,
+                              timeout=60, env=env)
+
     def test_host(self):
-        if not shutil.which("sshd"):
-            self.skipTest("no sshd on this machine: -H is not exercised")
+        p = self.remote("start", "-E", "GREETING=hi", "--", "sh", "-c", "echo $GREETING; exec sleep 30")
+        self.assertEqual(p.returncode, 0, p.stderr + read_file(os.path.join(self.ssh_dir, "sshd.log")))
+        sid, pid = re.match(r"^\[(\d+)\] (\d+)\n", p.stdout).groups()
+        listed = {s["id"]: s for s in json.loads(self.remote("list", "--json").stdout)}
+        self.assertEqual(listed[sid]["pid"], int(pid))
+        st = json.loads(self.remote("status", "--json", sid).stdout)
+        wait_for("the output", lambda: read_file(os.path.join(st["OutputDirectory"], "target.stdout")) == "hi\n")
+        self.assertEqual(self.remote("stop", sid).returncode, 0)
+        self.assertEqual(json.loads(self.remote("status", "--json", sid).stdout)["Result"], "stopped")
+        # No fd passing over ssh: run still waits and passes the status through.
+        p = self.remote("run", "--", "sh", "-c", "exit 3")
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("output", p.stderr)
 
 
 if __name__ == "__main__":
