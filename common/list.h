@@ -9,11 +9,11 @@
 
 /* Declares `i`; the body must not remove `i` (see LIST_FOREACH_SAFE). */
 #define LIST_FOREACH(name, i, head) \
-        for (typeof(*(head)) *i = (head); i; i = i->name##_next)
+        for (__typeof__(*(head)) *i = (head); i; i = i->name##_next)
 
 #define LIST_PREPEND(name, head, item)                                   \
         do {                                                             \
-                typeof(*(head)) **_head = &(head), *_item = (item);      \
+                __typeof__(*(head)) **_head = &(head), *_item = (item);      \
                 if ((_item->name##_next = *_head))                       \
                         _item->name##_next->name##_prev = _item;         \
                 _item->name##_prev = NULL;                               \
@@ -22,7 +22,7 @@
 
 #define LIST_REMOVE(name, head, item)                                    \
         do {                                                             \
-                typeof(*(head)) **_head = &(head), *_item = (item);      \
+                __typeof__(*(head)) **_head = &(head), *_item = (item);      \
                 if (_item->name##_next)                                  \
                         _item->name##_next->name##_prev = _item->name##_prev; \
                 if (_item->name##_prev)                                  \

@@ -32,7 +32,7 @@
                 *_pvar_ = _nullvalue_;                           \
                 _var_;                                           \
         })
-#define TAKE_PTR(ptr) TAKE_GENERIC(ptr, typeof(ptr), NULL)
+#define TAKE_PTR(ptr) TAKE_GENERIC(ptr, __typeof__(ptr), NULL)
 #define TAKE_FD(fd) TAKE_GENERIC(fd, int, -EBADF)
 
 /* Lets a macro that defines functions be followed by ';' even under -Wpedantic. */
@@ -109,7 +109,7 @@ static inline const char *startswith(const char *s, const char *prefix) {
 #define IN_SET(x, first, ...)                                                    \
         __extension__ ({                                                         \
                 bool _found_ = false;                                            \
-                const typeof(first) _set_[] = { first, __VA_ARGS__ };            \
+                const __typeof__(first) _set_[] = { first, __VA_ARGS__ };            \
                 for (size_t _i_ = 0; _i_ < ELEMENTSOF(_set_); _i_++)             \
                         if ((x) == _set_[_i_]) {                                 \
                                 _found_ = true;                                  \

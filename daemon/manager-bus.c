@@ -270,7 +270,6 @@ static void print_interface(FILE *f, const char *xml, const char *interface) {
 int manager_bus_introspect(FILE *f) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *server = NULL, *client = NULL;
         _cleanup_free_ char *manager_xml = NULL, *session_xml = NULL;
-        _cleanup_free_ char *example = NULL;
         _cleanup_close_pair_ int pair[2] = { -EBADF, -EBADF };
         Manager m = { .listen_fd = -EBADF };
         sd_id128_t id;
