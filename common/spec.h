@@ -51,7 +51,7 @@ typedef struct SessionSpec {
         usec_t max_duration;    /* USEC_INFINITY: none */
         char **claims;          /* resource names held exclusively; NULL: none */
         char **uses;            /* resource names shared with other users */
-        int priority;           /* SPEC_PRIORITY_MIN..SPEC_PRIORITY_MAX, higher first */
+        int priority;           /* SPEC_PRIORITY_MIN..SPEC_PRIORITY_MAX; lower runs first, as nice(1) */
         bool bind_to_caller;    /* stop when the D-Bus caller goes away */
 } SessionSpec;
 
