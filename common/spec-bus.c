@@ -407,6 +407,7 @@ static int read_session_spec(sd_bus_message *m, SessionSpec **ret_spec, int ret_
                              sd_bus_error *error) {
         _cleanup_(session_spec_freep) SessionSpec *spec = NULL;
         _cleanup_(close_stdio) int stdio[3] = { -EBADF, -EBADF, -EBADF };
+        _cleanup_free_ char *requirements = NULL;
         const char *message;
         uint32_t seen = 0;
         int r;
@@ -514,6 +515,11 @@ static int read_session_spec(sd_bus_message *m, SessionSpec **ret_spec, int ret_
         r = session_spec_validate(spec, &message);
         if (r < 0)
                 return spec_error(error, r, "%s", message);
+        r = session_spec_check_requirements(spec, &requirements);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return spec_error(error, r, "%s", requirements);
 
         *ret_spec = TAKE_PTR(spec);
         if (ret_stdio)

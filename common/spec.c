@@ -327,6 +327,75 @@ int session_spec_validate(const SessionSpec *spec, const char **ret_message) {
         return 0;
 }
 
+/* Depth-first from supporter `i`: `mark` is 0 unvisited, 1 on the current path, 2 done; `path`
+ * holds the current path, so that a supporter met again on it names the whole cycle. Depth is
+ * bounded by SPEC_SUPPORTERS_MAX. */
+static int visit_requirements(const SessionSpec *spec, size_t i, unsigned char *mark, size_t *path,
+                              size_t depth, char **ret_message) {
+        int r;
+
+        mark[i] = 1;
+        path[depth++] = i;
+        for (char * const *req = spec->supporters[i].requires; req && *req; req++)
+                for (size_t j = 0; j < spec->n_supporters; j++) {
+                        if (j == i || !strv_contains(spec->supporters[j].provides, *req) || mark[j] == 2)
+                                continue;
+                        if (mark[j] == 1) {
+                                _cleanup_free_ char *cycle = NULL;
+                                size_t from = 0;
+
+                                while (path[from] != j)
+                                        from++;
+                                for (size_t d = from; d < depth; d++) {
+                                        char *grown;
+
+                                        if (asprintf(&grown, "%s%s -> ", strempty(cycle),
+                                                     spec->supporters[path[d]].name) < 0)
+                                                return -ENOMEM;
+                                        free(cycle);
+                                        cycle = grown;
+                                }
+                                return asprintf(ret_message, "Supporters: Requires and Provides form a cycle: %s%s",
+                                                cycle, spec->supporters[j].name) < 0 ? -ENOMEM : -ELOOP;
+                        }
+                        r = visit_requirements(spec, j, mark, path, depth, ret_message);
+                        if (r < 0)
+                                return r;
+                }
+        mark[i] = 2;
+        return 0;
+}
+
+int session_spec_check_requirements(const SessionSpec *spec, char **ret_message) {
+        _cleanup_free_ unsigned char *mark = NULL;
+        _cleanup_free_ size_t *path = NULL;
+        int r;
+
+        for (size_t i = 0; i < spec->n_supporters; i++)
+                for (char * const *req = spec->supporters[i].requires; req && *req; req++) {
+                        bool found = false;
+
+                        for (size_t j = 0; j < spec->n_supporters && !found; j++)
+                                found = j != i && strv_contains(spec->supporters[j].provides, *req);
+                        if (!found)
+                                return asprintf(ret_message, "Supporters[%zu].Requires: no other supporter "
+                                                "provides '%s'", i, *req) < 0 ? -ENOMEM : -EINVAL;
+                }
+
+        mark = calloc(spec->n_supporters + 1, 1);
+        path = calloc(spec->n_supporters + 1, sizeof(size_t));
+        if (!mark || !path)
+                return -ENOMEM;
+        for (size_t i = 0; i < spec->n_supporters; i++)
+                if (mark[i] == 0) {
+                        r = visit_requirements(spec, i, mark, path, 0, ret_message);
+                        if (r < 0)
+                                return r;
+                }
+        *ret_message = NULL;
+        return 0;
+}
+
 int argv_substitute_pid(char * const *argv, pid_t pid, char ***ret) {
         _cleanup_strv_free_ char **out = NULL;
         char pidstr[24];

@@ -102,5 +102,9 @@ int session_spec_validate(const SessionSpec *spec, const char **ret_message);
 /* The same for one supporter on its own, as AddSupporter brings it; uniqueness is the caller's. */
 int supporter_spec_validate(const SupporterSpec *s, const char **ret_message);
 
+/* Every Requires of a supporter is provided by another supporter, and they form no cycle. Returns 0,
+ * or -EINVAL (unknown requirement) / -ELOOP (cycle) with an allocated message naming it. */
+int session_spec_check_requirements(const SessionSpec *spec, char **ret_message);
+
 /* Copies argv with every "{pid}" replaced by `pid`. */
 int argv_substitute_pid(char * const *argv, pid_t pid, char ***ret);

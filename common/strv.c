@@ -63,3 +63,10 @@ int strv_consume(char ***l, size_t *n, char *value) {
 int strv_extend(char ***l, size_t *n, const char *value) {
         return strv_consume(l, n, strdup(value));
 }
+
+bool strv_contains(char * const *l, const char *s) {
+        for (char * const *i = l; i && *i; i++)
+                if (streq(*i, s))
+                        return true;
+        return false;
+}

@@ -18,3 +18,4 @@ int strv_consume(char ***l, size_t *n, char *value);
 int strv_extend(char ***l, size_t *n, const char *value);
 /* Total bytes of all strings including their terminators. */
 size_t strv_size(char * const *l);
+bool strv_contains(char * const *l, const char *s) _pure_;

@@ -309,6 +309,15 @@ int bus_session_add_supporter(SessionRecord *r, sd_bus_message *m, sd_bus_error 
                 return sd_bus_error_setf(error, PROFD_ERROR_LIMIT_REACHED,
                                          "Session %s has %zu processes, at most %u (ProcessesPerSession=).",
                                          s->id, s->n_processes, r->manager->config.processes_per_session);
+        for (char * const *req = sup.requires; req && *req; req++) {
+                bool provided = false;
+
+                for (size_t i = 0; i < s->spec->n_supporters && !provided; i++)
+                        provided = strv_contains(s->spec->supporters[i].provides, *req);
+                if (!provided)
+                        return sd_bus_error_setf(error, PROFD_ERROR_INVALID_SPEC,
+                                                 "Requires: no supporter of session %s provides '%s'.", s->id, *req);
+        }
         if (find_executable(sup.argv[0], s->spec->environment, &path) == -ENOENT)
                 return sd_bus_error_setf(error, PROFD_ERROR_INVALID_SPEC,
                                          "Argv: '%s' not found in the PATH of the session's Environment.", sup.argv[0]);

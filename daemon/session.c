@@ -404,10 +404,52 @@ static int session_process_placed(Session *s, Process *p) {
         return session_maybe_release_target(s);
 }
 
+/* Supporter `i` (a process index) may start: every name it Requires is provided by a supporter
+ * that is ready already. */
+static bool session_requirements_met(const Session *s, size_t i) {
+        const SupporterSpec *spec = &s->spec->supporters[i - 1];
+
+        for (char * const *req = spec->requires; req && *req; req++) {
+                bool met = false;
+
+                for (size_t j = 1; j < s->n_processes && !met; j++)
+                        met = j != i && s->processes[j]->state == PROCESS_RUNNING &&
+                              strv_contains(s->spec->supporters[j - 1].provides, *req);
+                if (!met)
+                        return false;
+        }
+        return true;
+}
+
+static int session_spawn_supporter(Session *s, Process *p);
+
+/* Starts the supporters that were waiting for what has just become ready. */
+static int session_spawn_unblocked(Session *s) {
+        int r;
+
+        for (size_t i = 1; i < s->n_processes && session_is_active(s); i++) {
+                Process *p = s->processes[i];
+
+                if (p->state != PROCESS_PENDING || !session_requirements_met(s, i))
+                        continue;
+                r = session_spawn_supporter(s, p);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int session_check_ready(Session *s, Process *p) {
+        int r;
+
         if (p->state != PROCESS_STARTING || !p->exec_done || !p->ready)
                 return 0;
         p->state = PROCESS_RUNNING;
+        if (p->role == PROCESS_SUPPORTER) {
+                r = session_spawn_unblocked(s);
+                if (r < 0 || !session_is_active(s))
+                        return r;
+        }
         return session_maybe_release_target(s);
 }
 
@@ -461,17 +503,28 @@ static int session_enter_starting(Session *s) {
         if (r < 0 || s->state != SESSION_STARTING)
                 return r;
 
+        /* Supporters that Require something wait until its provider is ready. */
         for (size_t i = 1; i < s->n_processes && s->state == SESSION_STARTING; i++) {
-                Process *p = s->processes[i];
-
-                r = argv_substitute_pid(s->spec->supporters[i - 1].argv, t->pid, &p->argv);
-                if (r < 0)
-                        return r;
-                r = session_spawn(s, p);
+                if (!session_requirements_met(s, i))
+                        continue;
+                r = session_spawn_supporter(s, s->processes[i]);
                 if (r < 0)
                         return r;
         }
         return session_maybe_release_target(s);
+}
+
+/* A supporter's argv gets the target's pid now that the target exists. */
+static int session_spawn_supporter(Session *s, Process *p) {
+        size_t i = session_process_index(s, p);
+        int r;
+
+        if (!p->argv) {
+                r = argv_substitute_pid(s->spec->supporters[i - 1].argv, session_target(s)->pid, &p->argv);
+                if (r < 0)
+                        return r;
+        }
+        return session_spawn(s, p);
 }
 
 static int session_process_exited(Session *s, Process *p, int code, int status, bool empty) {
@@ -555,9 +608,8 @@ int session_add_supporter(Session *s, SupporterSpec *sup) {
                 return r;
         }
         p = s->processes[s->n_processes - 1];
-        r = argv_substitute_pid(added->argv, session_target(s)->pid, &p->argv);
-        if (r >= 0)
-                r = session_spawn(s, p);
+        /* Like the others, it waits for what it Requires. */
+        r = session_requirements_met(s, s->n_processes - 1) ? session_spawn_supporter(s, p) : 0;
         if (s->driver->changed)
                 s->driver->changed(s);
         return r;

@@ -699,6 +699,77 @@ START_TEST(test_kill_request) {
 }
 END_TEST
 
+static char **strv_of(const char *a) {
+        char **l = calloc(2, sizeof(char *));
+        l[0] = strdup(a);
+        return l;
+}
+
+START_TEST(test_requires_provides_chain) {
+        const char *sup[] = { "c", "b", "a" };
+        Session *s = make_session(sup, 3);
+
+        /* a provides x; b requires x and provides y; c requires y: the order is a, b, c, whatever the
+         * order they were given in. */
+        s->spec->supporters[2].provides = strv_of("x");
+        s->spec->supporters[1].requires = strv_of("x");
+        s->spec->supporters[1].provides = strv_of("y");
+        s->spec->supporters[0].requires = strv_of("y");
+
+        ck_assert_int_eq(ev(s, SESSION_EVENT_START, NULL), 0);
+        ck_assert_log("spawn target;spawn a;release a;");
+        clear_log();
+        ck_assert_int_eq(exec_ok(s, P(s, 3)), 0);
+        ck_assert_log("spawn b;release b;");
+        clear_log();
+        ck_assert_int_eq(exec_ok(s, P(s, 2)), 0);
+        ck_assert_log("spawn c;release c;");
+        clear_log();
+        ck_assert_int_eq(P(s, 0)->state, PROCESS_HELD);
+        ck_assert_int_eq(exec_ok(s, P(s, 1)), 0);
+        ck_assert_log("release target;");
+        ck_assert_int_eq(s->state, SESSION_RUNNING);
+        /* {pid} was substituted for the late ones too. */
+        ck_assert_str_eq(P(s, 1)->argv[2], "100");
+        session_free(s);
+}
+END_TEST
+
+START_TEST(test_requirements_checked) {
+        SessionSpec *spec;
+        char *message = NULL;
+
+        ck_assert_int_eq(session_spec_new(&spec), 0);
+        ck_assert_int_eq(session_spec_add_supporter(spec, "a=tool", NULL), 0);
+        ck_assert_int_eq(session_spec_add_supporter(spec, "b=tool", NULL), 0);
+        ck_assert_int_eq(session_spec_add_supporter(spec, "c=tool", NULL), 0);
+        ck_assert_int_eq(session_spec_check_requirements(spec, &message), 0);
+
+        spec->supporters[0].requires = strv_of("nothing");
+        ck_assert_int_eq(session_spec_check_requirements(spec, &message), -EINVAL);
+        ck_assert_str_eq(message, "Supporters[0].Requires: no other supporter provides 'nothing'");
+        free(message);
+
+        /* a -> b -> c -> a */
+        strv_free(spec->supporters[0].requires);
+        spec->supporters[0].requires = strv_of("bx");
+        spec->supporters[1].provides = strv_of("bx");
+        spec->supporters[1].requires = strv_of("cx");
+        spec->supporters[2].provides = strv_of("cx");
+        spec->supporters[2].requires = strv_of("ax");
+        spec->supporters[0].provides = strv_of("ax");
+        ck_assert_int_eq(session_spec_check_requirements(spec, &message), -ELOOP);
+        ck_assert_str_eq(message, "Supporters: Requires and Provides form a cycle: a -> b -> c -> a");
+        free(message);
+
+        /* Break the cycle: a chain is fine. */
+        strv_free(spec->supporters[2].requires);
+        spec->supporters[2].requires = NULL;
+        ck_assert_int_eq(session_spec_check_requirements(spec, &message), 0);
+        session_spec_free(spec);
+}
+END_TEST
+
 static Suite *session_suite(void) {
         Suite *s = suite_create("session");
         TCase *tc;
@@ -739,6 +810,8 @@ static Suite *session_suite(void) {
         tc = tcase_create("pause");
         tcase_add_test(tc, test_pause_resume);
         tcase_add_test(tc, test_kill_request);
+        tcase_add_test(tc, test_requires_provides_chain);
+        tcase_add_test(tc, test_requirements_checked);
         tcase_add_test(tc, test_stop_while_paused_continues);
         suite_add_tcase(s, tc);
 

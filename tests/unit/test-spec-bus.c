@@ -227,6 +227,7 @@ START_TEST(test_roundtrip) {
         in->supporters[0].provides = strv_make("perf.data", "samples", NULL);
         in->supporters[0].working_directory = strdup("/var/tmp");
         in->supporters[1].ready = READY_NOTIFY;
+        in->supporters[1].provides = strv_make("gpu0", NULL);
 
         peer_open(&p);
         m = new_call(&p, "StartSession");
@@ -261,6 +262,7 @@ START_TEST(test_roundtrip) {
         ck_assert_str_eq(out->supporters[1].argv[0], "strace");
         ck_assert_int_eq(out->supporters[1].ready, READY_NOTIFY);
         ck_assert_ptr_null(out->supporters[1].requires);
+        assert_strv_eq(out->supporters[1].provides, in->supporters[1].provides);
         ck_assert_ptr_null(out->supporters[1].working_directory);
 
         /* Our own copies of the caller's files, kept from stdio and from exec'd children. */
@@ -612,6 +614,18 @@ START_TEST(test_add_supporter_limits) {
 }
 END_TEST
 
+START_TEST(test_requirements) {
+        assert_refused(INVALID_SPEC, "Supporters[0].Requires: no other supporter provides 'gpu'", "a{sv}", 2,
+                       "Target", "as", 1, "true",
+                       "Supporters", "aa{sv}", 1, 2, "Argv", "as", 1, "a", "Requires", "as", 1, "gpu");
+        assert_refused(INVALID_SPEC, "Supporters: Requires and Provides form a cycle: a -> b -> a", "a{sv}", 2,
+                       "Target", "as", 1, "true",
+                       "Supporters", "aa{sv}", 2,
+                       4, "Name", "s", "a", "Argv", "as", 1, "x", "Requires", "as", 1, "bx", "Provides", "as", 1, "ax",
+                       4, "Name", "s", "b", "Argv", "as", 1, "x", "Provides", "as", 1, "bx", "Requires", "as", 1, "ax");
+}
+END_TEST
+
 static Suite *spec_bus_suite(void) {
         Suite *s = suite_create("spec-bus");
         TCase *tc = tcase_create("decode");
@@ -625,6 +639,7 @@ static Suite *spec_bus_suite(void) {
         tcase_add_test(tc, test_fd_write_end_accepted);
         tcase_add_test(tc, test_supporters);
         tcase_add_test(tc, test_supporter_names);
+        tcase_add_test(tc, test_requirements);
         tcase_add_test(tc, test_limits);
         tcase_add_test(tc, test_add_supporter);
         tcase_add_test(tc, test_add_supporter_refused);
