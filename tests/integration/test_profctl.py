@@ -360,11 +360,15 @@ class RemoteTest(ProfctlTest):
         for key in ("host", "client"):
             run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", os.path.join(self.ssh_dir, key))
         shutil.copy(os.path.join(self.ssh_dir, "client.pub"), os.path.join(self.ssh_dir, "authorized_keys"))
+        # The network is the host's: a free port, not a fixed one another run may hold.
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
         config = os.path.join(self.ssh_dir, "sshd_config")
         with open(config, "w") as f:
-            f.write("Port 2222\nListenAddress 127.0.0.1\nHostKey %s/host\nAuthorizedKeysFile %s/authorized_keys\n"
+            f.write("Port %d\nListenAddress 127.0.0.1\nHostKey %s/host\nAuthorizedKeysFile %s/authorized_keys\n"
                     "PidFile %s/sshd.pid\nUsePAM no\nPermitRootLogin prohibit-password\nStrictModes no\n"
-                    % (self.ssh_dir, self.ssh_dir, self.ssh_dir))
+                    % (self.port, self.ssh_dir, self.ssh_dir, self.ssh_dir))
         os.makedirs("/run/sshd", exist_ok=True)
         self.sshd_log = open(os.path.join(self.ssh_dir, "sshd.log"), "w")
         self.sshd = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", config], stderr=self.sshd_log)
@@ -377,10 +381,9 @@ class RemoteTest(ProfctlTest):
         os.chmod(self.wrapper, 0o755)
         wait_for("sshd", self.sshd_listens)
 
-    @staticmethod
-    def sshd_listens():
+    def sshd_listens(self):
         with socket.socket() as s:
-            return s.connect_ex(("127.0.0.1", 2222)) == 0
+            return s.connect_ex(("127.0.0.1", self.port)) == 0
 
     def tearDown(self):
         if hasattr(self, "sshd"):
@@ -391,7 +394,7 @@ class RemoteTest(ProfctlTest):
 
     def remote(self, *args):
         env = dict(os.environ, PATH=self.ssh_dir + ":" + os.environ["PATH"])
-        return subprocess.run([PROFCTL, "-H", "root@127.0.0.1:2222"] + list(args), capture_output=True, text=True,
+        return subprocess.run([PROFCTL, "-H", "root@127.0.0.1:%d" % self.port] + list(args), capture_output=True, text=True,
                               timeout=60, env=env)
 
     def test_host(self):
