@@ -30,6 +30,11 @@
  *      StartSession in flight on each), against 1 client. Starts that are pipelined in profd scale;
  *      serialized ones do not. The floor with 16 starts in flight shows what the machine manages
  *      at all; the CPU time of profd, systemd and the bus daemon per session shows who pays.
+ *   3. Whole commands: `profctl run -q -- /bin/true` against `systemd-run --scope -q /bin/true`,
+ *      each spawned as root with a clean environment and waited for, as a user at a shell would
+ *      run them: connecting, the session or scope, the target, its end and the exit included.
+ *      profctl reads the result of its session once it finished, which KeepFinishedSec=0 may have
+ *      removed by then: this part has a profd of its own, with the default KeepFinishedSec.
  *
  * It runs against a real systemd and a real system bus: the throwaway ones of tests/sandbox. Run
  * on the host, it boots a sandbox around itself (`$SANDBOX run`) and runs its measuring side in
@@ -68,9 +73,15 @@ typedef uint64_t nsec_t;
 #define DESCRIPTION "bench-start"
 #define SANDBOX_CONTAINER "profd-test"
 #define PROFD_UNIT "bench-profd.service"
+/* The profd of part 3, which keeps finished sessions for as long as it does by default. */
+#define PROFD_KEEP_UNIT "bench-profd-keep.service"
 #define FLOOR_SLICE "bench.slice"
 #define FLOOR_UNIT_PATTERN "bench-floor-*"
 #define PROFD_UNIT_PATTERN "profd-*"
+/* What `systemd-run --scope` names its scopes: run-rRANDOM.scope. */
+#define SYSTEMD_RUN_UNIT_PATTERN "run-*"
+/* The whole environment of the commands of part 3. */
+#define CLEAN_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 #define SYSTEMD_SERVICE "org.freedesktop.systemd1"
 #define SYSTEMD_PATH "/org/freedesktop/systemd1"
@@ -80,12 +91,14 @@ extern char **environ;
 
 typedef struct Options {
         unsigned rounds;
+        unsigned command_rounds;        /* 0: as many as rounds */
         unsigned sessions;
         unsigned throughput_rounds;
         unsigned clients;
         bool inside;
         const char *profd;
         const char *policy;
+        const char *profctl;
 } Options;
 
 static nsec_t now_nsec(void) {
@@ -503,23 +516,23 @@ static int install_policy(Bench *b, const char *policy) {
         return 0;
 }
 
-static int start_profd(Bench *b, const char *profd, const char *config, const char *state) {
-        _cleanup_free_ char *config_arg = NULL, *state_arg = NULL;
+static int start_profd(Bench *b, const char *unit, const char *profd, const char *config, const char *state) {
+        _cleanup_free_ char *unit_arg = NULL, *config_arg = NULL, *state_arg = NULL;
         unsigned n;
         int r;
 
-        if (asprintf(&config_arg, "--config=%s", config) < 0 ||
+        if (asprintf(&unit_arg, "--unit=%s", unit) < 0 || asprintf(&config_arg, "--config=%s", config) < 0 ||
             asprintf(&state_arg, "--state-directory=%s", state) < 0)
                 return log_oom();
         {
                 char *argv[] = {
-                        (char *) "systemd-run", (char *) "--quiet", (char *) "--unit=" PROFD_UNIT,
-                        (char *) "--property=Type=notify", (char *) profd, config_arg, state_arg, NULL,
+                        (char *) "systemd-run", (char *) "--quiet", unit_arg, (char *) "--property=Type=notify",
+                        (char *) profd, config_arg, state_arg, NULL,
                 };
 
                 r = run_helper(argv);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to start profd as " PROFD_UNIT ".");
+                        return log_error_errno(r, "Failed to start profd as %s.", unit);
         }
 
         /* Type=notify: it has its name by now. */
@@ -530,15 +543,35 @@ static int start_profd(Bench *b, const char *profd, const char *config, const ch
         return 0;
 }
 
-static int write_config(const char *path) {
+/* Still the same profd as at its start, that is it did not crash or restart along the way; then
+ * stopped. */
+static int stop_profd(Bench *b, const char *unit) {
+        char *stop[] = { (char *) "systemctl", (char *) "stop", (char *) unit, NULL };
+        pid_t pid;
+        int r = 0, k;
+
+        pid = b->profd_pid > 0 ? bus_name_pid(b->systemd, PROFD_BUS_NAME) : 0;
+        if (b->profd_pid > 0 && pid != b->profd_pid)
+                r = log_error_errno(ESRCH, "profd (pid %d) is gone from the bus%s.", (int) b->profd_pid,
+                                    pid > 0 ? ", another one has its name" : "");
+        k = run_helper(stop);
+        b->profd_pid = 0;
+        return r < 0 ? r : k;
+}
+
+/* keep: finished sessions stay for the default time; else they vanish at once. */
+static int write_config(const char *path, bool keep) {
         _cleanup_(fclosep) FILE *f = NULL;
 
         f = fopen(path, "we");
         if (!f)
                 return log_error_errno(errno, "Failed to create %s: %m", path);
-        fputs("# bench-start: finished sessions vanish at once, so that phases do not overlap.\n"
-              "[Sessions]\n"
-              "KeepFinishedSec=0\n", f);
+        if (keep)
+                fputs("# bench-start: the defaults, so that profctl finds its finished session.\n", f);
+        else
+                fputs("# bench-start: finished sessions vanish at once, so that phases do not overlap.\n"
+                      "[Sessions]\n"
+                      "KeepFinishedSec=0\n", f);
         if (fflush(f) != 0 || ferror(f))
                 return log_error_errno(errno, "Failed to write %s: %m", path);
         return 0;
@@ -799,14 +832,15 @@ static int profd_round(Bench *b, Series *s, bool record) {
         return 0;
 }
 
-static void print_latency_header(const char *title) {
+/* key_width: of the longest key in the table. */
+static void print_latency_header(const char *title, int key_width) {
         printf("\n%s\n", title);
-        printf("  %-11s %-54s %5s %9s %9s %9s %9s %7s\n", "key", "what", "n", "min/us", "median/us", "p90/us",
-               "p99/us", "ratio");
+        printf("  %-*s %-54s %5s %9s %9s %9s %9s %7s\n", key_width, "key", "what", "n", "min/us", "median/us",
+               "p90/us", "p99/us", "ratio");
 }
 
-static void print_latency_row(const Series *s, const Series *ref) {
-        printf("  %-11s %-54s %5zu %9.1f %9.1f %9.1f %9.1f", s->key, s->label, s->n_samples,
+static void print_latency_row(const Series *s, const Series *ref, int key_width) {
+        printf("  %-*s %-54s %5zu %9.1f %9.1f %9.1f %9.1f", key_width, s->key, s->label, s->n_samples,
                s->n_samples > 0 ? (double) s->samples[0] / NSEC_PER_USEC : 0.0, series_median(s) / NSEC_PER_USEC,
                series_percentile(s, 90) / NSEC_PER_USEC, series_percentile(s, 99) / NSEC_PER_USEC);
         if (ref->n_samples > 0 && s->n_samples > 0)
@@ -872,9 +906,9 @@ finish:
         for (size_t i = 0; i < _FIGURE_MAX; i++)
                 series_sort(&all[i]);
 
-        print_latency_header("One start, until the target executed in its scope (interleaved rounds)");
+        print_latency_header("One start, until the target executed in its scope (interleaved rounds)", 11);
         for (size_t i = 0; i < _FIGURE_MAX; i++)
-                print_latency_row(&all[i], floor);
+                print_latency_row(&all[i], floor, 11);
         if (floor->n_samples > 0 && prof->n_samples > 0) {
                 for (size_t i = 0; i < _FIGURE_MAX; i++)
                         printf("median %s: %.1f us\n", all[i].key, series_median(&all[i]) / NSEC_PER_USEC);
@@ -1344,6 +1378,157 @@ finish:
         return r;
 }
 
+/* ---- part 3: whole commands ---------------------------------------------------------------- */
+
+/* Where a command is in CLEAN_PATH, so that both are spawned alike, by absolute path. */
+static int find_in_clean_path(const char *name, char **ret) {
+        for (const char *p = CLEAN_PATH; *p;) {
+                size_t l = strcspn(p, ":");
+                _cleanup_free_ char *path = NULL;
+
+                if (asprintf(&path, "%.*s/%s", (int) l, p, name) < 0)
+                        return log_oom();
+                if (access(path, X_OK) >= 0) {
+                        *ret = TAKE_PTR(path);
+                        return 0;
+                }
+                p += l + (p[l] == ':');
+        }
+        return log_error_errno(ENOENT, "%s is not in " CLEAN_PATH ": %m", name);
+}
+
+/* argv with PATH as its whole environment and /dev/null as its stdio, from before the spawn until
+ * it is reaped; it must exit 0. posix_spawn() for both commands, so that the spawning costs each
+ * the same. */
+static int command_round(Bench *b, char * const *argv, Series *s, bool record) {
+        char *envp[] = { (char *) "PATH=" CLEAN_PATH, NULL };
+        posix_spawn_file_actions_t actions;
+        posix_spawnattr_t attr;
+        char st[FORMAT_STATUS_MAX];
+        sigset_t set;
+        nsec_t t0, t1;
+        pid_t pid;
+        int r, status;
+
+        r = posix_spawnattr_init(&attr);
+        if (r != 0)
+                return log_error_errno(r, "Failed to set up spawning: %m");
+        r = posix_spawn_file_actions_init(&actions);
+        if (r != 0) {
+                (void) posix_spawnattr_destroy(&attr);
+                return log_error_errno(r, "Failed to set up spawning: %m");
+        }
+        /* SIGPIPE ignored and SIGCHLD blocked here; neither for them. */
+        sigemptyset(&set);
+        sigaddset(&set, SIGPIPE);
+        r = posix_spawnattr_setsigdefault(&attr, &set);
+        if (r == 0) {
+                sigemptyset(&set);
+                r = posix_spawnattr_setsigmask(&attr, &set);
+        }
+        if (r == 0)
+                r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+        for (int fd = 0; fd < 3 && r == 0; fd++)
+                r = posix_spawn_file_actions_adddup2(&actions, b->null_fd, fd);
+
+        t0 = now_nsec();
+        if (r == 0)
+                r = posix_spawn(&pid, argv[0], &actions, &attr, argv, envp);
+        (void) posix_spawn_file_actions_destroy(&actions);
+        (void) posix_spawnattr_destroy(&attr);
+        if (r != 0)
+                return log_error_errno(r, "Failed to run %s: %m", argv[0]);
+        r = wait_pid(pid, &status);
+        t1 = now_nsec();
+        if (r < 0)
+                return log_error_errno(r, "Failed to wait for %s: %m", argv[0]);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return log_error_errno(EPROTO, "%s %s.", argv[0], format_status(st, sizeof(st), status));
+        if (record)
+                s->samples[s->n_samples++] = t1 - t0;
+        return 0;
+}
+
+enum {
+        COMMAND_PROFCTL,
+        COMMAND_SYSTEMD_RUN,
+        _COMMAND_MAX,
+};
+
+static int bench_commands(Bench *b, const char *profctl) {
+        unsigned rounds = b->options->command_rounds > 0 ? b->options->command_rounds : b->options->rounds;
+        _cleanup_free_ char *systemd_run = NULL;
+        _cleanup_free_ nsec_t *buf = NULL;
+        Series all[_COMMAND_MAX] = {
+                [COMMAND_PROFCTL] = {
+                        .key = "profctl-run",
+                        .label = "profctl run -q -- " TARGET ", spawn until reaped",
+                },
+                [COMMAND_SYSTEMD_RUN] = {
+                        .key = "systemd-run-scope",
+                        .label = "systemd-run --scope -q " TARGET ", spawn until reaped",
+                },
+        };
+        Series *prof = &all[COMMAND_PROFCTL], *ref = &all[COMMAND_SYSTEMD_RUN];
+        int r;
+
+        r = find_in_clean_path("systemd-run", &systemd_run);
+        if (r < 0)
+                return r;
+        {
+                char *argv[_COMMAND_MAX][6] = {
+                        [COMMAND_PROFCTL] = { (char *) profctl, (char *) "run", (char *) "-q", (char *) "--",
+                                              (char *) TARGET, NULL },
+                        [COMMAND_SYSTEMD_RUN] = { systemd_run, (char *) "--scope", (char *) "-q", (char *) TARGET,
+                                                  NULL },
+                };
+
+                buf = new0(nsec_t, (size_t) rounds * _COMMAND_MAX);
+                if (!buf)
+                        return log_oom();
+                for (size_t i = 0; i < _COMMAND_MAX; i++)
+                        all[i].samples = buf + i * rounds;
+
+                for (unsigned round = 0; round < WARMUP_ROUNDS + rounds; round++) {
+                        bool record = round >= WARMUP_ROUNDS;
+
+                        for (unsigned k = 0; k < _COMMAND_MAX; k++) {
+                                unsigned c = (round + k) % _COMMAND_MAX;
+
+                                r = command_round(b, argv[c], &all[c], record);
+                                /* Finished sessions stay (PROFD_KEEP_UNIT): only their units go. */
+                                if (r >= 0)
+                                        r = wait_all_gone(b, false, c == COMMAND_PROFCTL ? PROFD_UNIT_PATTERN :
+                                                          SYSTEMD_RUN_UNIT_PATTERN);
+                                if (r < 0)
+                                        goto finish;
+                        }
+                }
+        }
+
+finish:
+        for (size_t i = 0; i < _COMMAND_MAX; i++)
+                series_sort(&all[i]);
+
+        print_latency_header("Whole commands, as root with a clean environment (interleaved rounds)", 17);
+        for (size_t i = 0; i < _COMMAND_MAX; i++)
+                print_latency_row(&all[i], ref, 17);
+        if (prof->n_samples > 0 && ref->n_samples > 0) {
+                for (size_t i = 0; i < _COMMAND_MAX; i++)
+                        printf("median %s: %.1f us\np99 %s: %.1f us\n", all[i].key,
+                               series_median(&all[i]) / NSEC_PER_USEC, all[i].key,
+                               series_percentile(&all[i], 99) / NSEC_PER_USEC);
+                printf("diff %s - %s (median): %.3f ms\n", prof->key, ref->key,
+                       (series_median(prof) - series_median(ref)) / NSEC_PER_MSEC);
+                printf("ratio %s/%s (median): %.2f (goal: <= 1.0)\n", prof->key, ref->key,
+                       series_median(prof) / series_median(ref));
+                printf("ratio %s/%s (p99): %.2f\n", prof->key, ref->key,
+                       series_percentile(prof, 99) / series_percentile(ref, 99));
+        }
+        fflush(stdout);
+        return r;
+}
+
 /* ---- the two sides ------------------------------------------------------------------------- */
 
 /* On the host: boot a sandbox around ourselves, then run the measuring side in it. Returns only on
@@ -1366,6 +1551,8 @@ static int run_outside(const Options *o, int argc, char *argv[]) {
                 return log_error_errno(errno, "Cannot execute '%s': %m", o->profd);
         if (access(o->policy, R_OK) < 0)
                 return log_error_errno(errno, "Cannot read '%s': %m", o->policy);
+        if (access(o->profctl, X_OK) < 0)
+                return log_error_errno(errno, "Cannot execute '%s': %m", o->profctl);
         l = readlink("/proc/self/exe", self, sizeof(self) - 1);
         if (l < 0)
                 return log_error_errno(errno, "Cannot tell where this program is: %m");
@@ -1404,11 +1591,11 @@ static int remove_tree(const char *path) {
 
 /* In the sandbox: profd as a service, then the measurements. */
 static int run_inside(const Options *o) {
-        _cleanup_free_ char *profd = NULL, *policy = NULL, *workdir = NULL, *config = NULL, *state = NULL;
+        _cleanup_free_ char *profd = NULL, *policy = NULL, *profctl = NULL, *workdir = NULL, *config = NULL,
+                *config_keep = NULL, *state = NULL;
         Bench b = { .options = o, .null_fd = -EBADF };
-        const char *statedir = getenv("SANDBOX_STATEDIR");
+        const char *statedir = getenv("SANDBOX_STATEDIR"), *running = NULL;
         bool started = false;
-        pid_t pid;
         int r, k;
 
         if (!statedir || !in_sandbox())
@@ -1418,13 +1605,15 @@ static int run_inside(const Options *o) {
         /* systemd starts profd in /: absolute paths. */
         profd = realpath(o->profd, NULL);
         policy = realpath(o->policy, NULL);
-        if (!profd || !policy)
-                return log_error_errno(errno, "Cannot find %s: %m", profd ? o->policy : o->profd);
+        profctl = realpath(o->profctl, NULL);
+        if (!profd || !policy || !profctl)
+                return log_error_errno(errno, "Cannot find %s: %m", !profd ? o->profd : !policy ? o->policy : o->profctl);
         if (asprintf(&workdir, "%s/bench-start.XXXXXX", statedir) < 0)
                 return log_oom();
         if (!mkdtemp(workdir))
                 return log_error_errno(errno, "Failed to create %s: %m", workdir);
-        if (asprintf(&config, "%s/profd.conf", workdir) < 0 || asprintf(&state, "%s/state", workdir) < 0) {
+        if (asprintf(&config, "%s/profd.conf", workdir) < 0 || asprintf(&config_keep, "%s/profd-keep.conf", workdir) < 0 ||
+            asprintf(&state, "%s/state", workdir) < 0) {
                 r = log_oom();
                 goto finish;
         }
@@ -1445,50 +1634,56 @@ static int run_inside(const Options *o) {
                 goto finish;
         }
 
-        r = write_config(config);
+        r = write_config(config, false);
+        if (r >= 0)
+                r = write_config(config_keep, true);
         if (r >= 0)
                 r = bench_connect(&b);
         if (r >= 0)
                 r = install_policy(&b, policy);
         if (r >= 0) {
-                r = start_profd(&b, profd, config, state);
                 started = true;
+                running = PROFD_UNIT;
+                r = start_profd(&b, PROFD_UNIT, profd, config, state);
         }
         if (r < 0)
                 goto finish;
 
-        printf("bench-start: profd %s, %u rounds (+%d warm-up) of one start; %u phase(s) of %u starts "
-               "with 1 and %u clients and %u floor starts at once\n", profd, o->rounds, WARMUP_ROUNDS,
-               o->throughput_rounds, o->sessions, o->clients, o->clients);
+        printf("bench-start: profd %s, %u rounds (+%d warm-up) of one start; %u rounds (+%d warm-up) of "
+               "whole commands; %u phase(s) of %u starts with 1 and %u clients and %u floor starts at once\n",
+               profd, o->rounds, WARMUP_ROUNDS, o->command_rounds > 0 ? o->command_rounds : o->rounds,
+               WARMUP_ROUNDS, o->throughput_rounds, o->sessions, o->clients, o->clients);
         fflush(stdout);
 
         r = bench_latency(&b);
         if (r >= 0)
                 r = bench_throughput(&b);
+        if (r >= 0) {
+                running = NULL;
+                r = stop_profd(&b, PROFD_UNIT);
+        }
+        if (r >= 0) {
+                running = PROFD_KEEP_UNIT;
+                r = start_profd(&b, PROFD_KEEP_UNIT, profd, config_keep, state);
+        }
+        if (r >= 0)
+                r = bench_commands(&b, profctl);
 
 finish:
+        if (running) {
+                k = stop_profd(&b, running);
+                if (k < 0 && r >= 0)
+                        r = k;
+        }
         if (started) {
-                /* Still the same profd: it did not crash or restart along the way. */
-                pid = b.profd_pid > 0 ? bus_name_pid(b.systemd, PROFD_BUS_NAME) : 0;
-                if (b.profd_pid > 0 && pid != b.profd_pid) {
-                        log_error("profd (pid %d) is gone from the bus%s.", (int) b.profd_pid,
-                                  pid > 0 ? ", another one has its name" : "");
-                        if (r >= 0)
-                                r = -ESRCH;
-                }
-                {
-                        char *journal[] = {
-                                (char *) "journalctl", (char *) "--quiet", (char *) "--no-pager", (char *) "-o",
-                                (char *) "cat", (char *) "--priority=warning", (char *) "--unit=" PROFD_UNIT, NULL,
-                        };
-                        char *stop[] = { (char *) "systemctl", (char *) "stop", (char *) PROFD_UNIT, NULL };
+                char *journal[] = {
+                        (char *) "journalctl", (char *) "--quiet", (char *) "--no-pager", (char *) "-o", (char *) "cat",
+                        (char *) "--priority=warning", (char *) "--unit=" PROFD_UNIT, (char *) "--unit=" PROFD_KEEP_UNIT,
+                        NULL,
+                };
 
-                        printf("\nprofd's warnings and errors in the journal (none if nothing follows):\n");
-                        (void) run_helper(journal);
-                        k = run_helper(stop);
-                        if (k < 0 && r >= 0)
-                                r = k;
-                }
+                printf("\nprofd's warnings and errors in the journal (none if nothing follows):\n");
+                (void) run_helper(journal);
         }
         sd_bus_flush_close_unref(b.client);
         sd_bus_flush_close_unref(b.systemd);
@@ -1502,16 +1697,18 @@ finish:
 /* ---- main ---------------------------------------------------------------------------------- */
 
 static void help(void) {
-        printf("%s [OPTIONS] PROFD POLICY\n"
+        printf("%s [OPTIONS] PROFD POLICY PROFCTL\n"
                "\n"
                "Measure what StartSession of PROFD costs, in one interleaved run inside a throwaway\n"
                "systemd (tests/sandbox, found through $SANDBOX): one start of /bin/true until the reply,\n"
-               "against the floor of doing the same with systemd directly; and sessions per second\n"
+               "against the floor of doing the same with systemd directly; `PROFCTL run -q -- /bin/true`\n"
+               "against `systemd-run --scope -q /bin/true`, whole commands; and sessions per second\n"
                "with many clients against one, and against the floor with as many at once. POLICY is\n"
                "profd's D-Bus policy file. Prints medians, percentiles and ratios; asserts no time\n"
                "limit.\n"
                "\n"
                "  --rounds=N             Rounds of the one-start figures (default: %d)\n"
+               "  --command-rounds=N     Rounds of the whole commands (default: as --rounds)\n"
                "  --sessions=N           Sessions per concurrent phase (default: %d)\n"
                "  --throughput-rounds=N  Phases per concurrent figure (default: %d)\n"
                "  --clients=N            Concurrent clients, and floor starts (default: %d, at most %d)\n"
@@ -1535,6 +1732,7 @@ static int parse_count(const char *option, const char *value, long max, unsigned
 static int parse_argv(int argc, char *argv[], Options *o) {
         enum {
                 ARG_ROUNDS = 0x100,
+                ARG_COMMAND_ROUNDS,
                 ARG_SESSIONS,
                 ARG_THROUGHPUT_ROUNDS,
                 ARG_CLIENTS,
@@ -1542,6 +1740,7 @@ static int parse_argv(int argc, char *argv[], Options *o) {
         };
         static const struct option options[] = {
                 { "rounds",            required_argument, NULL, ARG_ROUNDS            },
+                { "command-rounds",    required_argument, NULL, ARG_COMMAND_ROUNDS    },
                 { "sessions",          required_argument, NULL, ARG_SESSIONS          },
                 { "throughput-rounds", required_argument, NULL, ARG_THROUGHPUT_ROUNDS },
                 { "clients",           required_argument, NULL, ARG_CLIENTS           },
@@ -1555,6 +1754,11 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                 switch (opt) {
                 case ARG_ROUNDS:
                         r = parse_count("--rounds", optarg, ROUNDS_MAX, &o->rounds);
+                        if (r < 0)
+                                return r;
+                        break;
+                case ARG_COMMAND_ROUNDS:
+                        r = parse_count("--command-rounds", optarg, ROUNDS_MAX, &o->command_rounds);
                         if (r < 0)
                                 return r;
                         break;
@@ -1585,11 +1789,12 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                         return log_error_errno(EINVAL, "Unhandled option %d.", opt);
                 }
 
-        if (argc - optind != 2)
-                return log_error_errno(EINVAL, "Expected two arguments, the profd binary and its D-Bus policy. "
-                                       "See --help.");
+        if (argc - optind != 3)
+                return log_error_errno(EINVAL, "Expected three arguments, the profd binary, its D-Bus policy and "
+                                       "the profctl binary. See --help.");
         o->profd = argv[optind];
         o->policy = argv[optind + 1];
+        o->profctl = argv[optind + 2];
         return 1;
 }
 

@@ -678,7 +678,7 @@ static int on_sigchld(sd_event_source *source, const struct signalfd_siginfo *ss
                 /* Reaped: the pid may be reused from now on, so forget it at once. */
                 process_io_forget_pid(x, p);
                 if (n_exits >= n_allocated) {
-                        typeof(exits) grown = reallocarray(exits, MAX(n_allocated * 2, 8u), sizeof(*exits));
+                        __typeof__(exits) grown = reallocarray(exits, MAX(n_allocated * 2, 8u), sizeof(*exits));
                         if (!grown) {
                                 log_oom();
                                 /* Cannot defer it: act on it now, emptiness may be seen late. */

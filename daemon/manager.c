@@ -75,7 +75,8 @@ static SessionRecord *session_record_free(SessionRecord *r) {
                                                   "Session %s was removed before it started.", r->session->id);
                 sd_bus_message_unref(r->start_request);
         }
-        sd_bus_track_unref(r->caller);
+        sd_bus_slot_unref(r->caller_match);
+        sd_bus_slot_unref(r->caller_check);
         sd_bus_unref(r->caller_peer);
         sd_event_source_disable_unref(r->expire);
         executor_remove_session(r->session);
@@ -112,7 +113,13 @@ static bool manager_all_finished(Manager *m) {
 
 /* After SIGTERM: exit once every session finished and systemd answered what we asked of it. */
 static void manager_maybe_exit(Manager *m) {
-        if (m->stopping && manager_all_finished(m) && !(m->backend && scope_backend_busy(m->backend)))
+        if (!m->stopping)
+                return;
+        /* What the backend put off for later (a session's slice is stopped a little after it
+         * finished) goes now, and is waited for like the rest. */
+        if (m->backend)
+                scope_backend_flush(m->backend);
+        if (manager_all_finished(m) && !(m->backend && scope_backend_busy(m->backend)))
                 (void) sd_event_exit(m->event, 0);
 }
 
@@ -124,7 +131,8 @@ static void manager_session_finished(Manager *m, SessionRecord *r) {
         int k;
 
         r->finished_seen = true;
-        r->caller = sd_bus_track_unref(r->caller);
+        r->caller_match = sd_bus_slot_unref(r->caller_match);
+        r->caller_check = sd_bus_slot_unref(r->caller_check);
         r->caller_peer = sd_bus_unref(r->caller_peer);
         log_info("Session %s finished: %s.", r->session->id, session_result_to_string(r->session->result));
 
@@ -178,14 +186,65 @@ static void on_stop_request(const char *unit, void *userdata) {
                                                              .cause = STOP_CAUSE_REQUEST });
 }
 
-static int on_caller_gone(sd_bus_track *track, void *userdata) {
-        SessionRecord *r = userdata;
-
+static void caller_gone(SessionRecord *r) {
         log_info("Session %s: its caller went away, stopping it.", r->session->id);
-        r->caller = sd_bus_track_unref(r->caller);
+        r->caller_match = sd_bus_slot_unref(r->caller_match);
+        r->caller_check = sd_bus_slot_unref(r->caller_check);
         (void) manager_dispatch(r, &(SessionEvent) { .type = SESSION_EVENT_STOP,
                                                              .cause = STOP_CAUSE_REQUEST });
+}
+
+static int on_caller_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        const char *name, *old_owner, *new_owner;
+
+        if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) >= 0 && new_owner[0] == '\0')
+                caller_gone(userdata);
         return 0;
+}
+
+/* A match that the bus daemon refused: the caller cannot be watched, so its session does not run
+ * unwatched (rather than sd-bus's default of closing our connection). */
+static int on_caller_match_installed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        SessionRecord *r = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+
+        if (!e)
+                return 0;
+        log_warning("Session %s: cannot watch its caller (%s), stopping it.", r->session->id,
+                    e->message ? e->message : e->name);
+        caller_gone(r);
+        return 0;
+}
+
+static int on_caller_owner(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        SessionRecord *r = userdata;
+
+        r->caller_check = sd_bus_slot_unref(r->caller_check);
+        if (sd_bus_message_is_method_error(reply, NULL))
+                caller_gone(r); /* it left before the match was in place */
+        return 0;
+}
+
+/* BindToCaller on a bus: its unique name losing its owner stops the session. Neither call is waited
+ * for, as sd_bus_track would wait for GetNameOwner: StartSession goes on to fork and to ask systemd
+ * meanwhile, a round trip to the bus daemon earlier. The bus daemon handles our messages in order,
+ * so the match is in place when it answers GetNameOwner: a caller that left before is caught by
+ * that answer, one that leaves after by the signal. */
+static int watch_caller(SessionRecord *r, sd_bus *bus, const char *sender) {
+        _cleanup_free_ char *match = NULL;
+        int k;
+
+        if (!sender)
+                return -EINVAL;
+        if (asprintf(&match, "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+                     "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='%s'", sender) < 0)
+                return -ENOMEM;
+        k = sd_bus_add_match_async(bus, &r->caller_match, match, on_caller_owner_changed,
+                                   on_caller_match_installed, r);
+        if (k < 0)
+                return k;
+        return sd_bus_call_method_async(bus, &r->caller_check, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                        "org.freedesktop.DBus", "GetNameOwner", on_caller_owner, r, "s", sender);
 }
 
 static int credentials_copy(const Credentials *c, Credentials *ret) {
@@ -205,7 +264,7 @@ static int query_credentials(sd_bus_message *msg, Credentials *ret, sd_bus_error
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
         _cleanup_(credentials_done) Credentials c = { 0 };
         const gid_t *groups = NULL;
-        struct passwd *pw;
+        struct passwd *pw = NULL;
         int r, n;
 
         r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS,
@@ -232,8 +291,9 @@ static int query_credentials(sd_bus_message *msg, Credentials *ret, sd_bus_error
                         return sd_bus_error_set_errno(error, -ENOMEM);
                 memcpy(c.groups, groups, n * sizeof(gid_t));
                 c.n_groups = n;
-        } else if (n < 0 && (pw = getpwuid(c.uid))) {
-                /* No groups from the bus: the user's groups from the user database. */
+        } else if (n < 0 && (pw || (pw = getpwuid(c.uid)))) {
+                /* No groups from the bus: the user's groups from the user database (pw is still the
+                 * entry looked up for the gid, if it was: one read of it, not two, per new caller). */
                 int ng = 64;
                 c.groups = reallocarray(NULL, ng, sizeof(gid_t));
                 if (!c.groups)
@@ -536,11 +596,9 @@ int manager_start_session(Manager *m, sd_bus_message *request, const Credentials
         r->created_realtime = now_usec(CLOCK_REALTIME);
 
         if (s->spec->bind_to_caller) {
-                if (m->bus && sd_bus_message_get_bus(request) == m->bus) {
-                        k = sd_bus_track_new(m->bus, &r->caller, on_caller_gone, r);
-                        if (k >= 0)
-                                k = sd_bus_track_add_sender(r->caller, request);
-                } else
+                if (m->bus && sd_bus_message_get_bus(request) == m->bus)
+                        k = watch_caller(r, m->bus, sd_bus_message_get_sender(request));
+                else
                         r->caller_peer = sd_bus_ref(sd_bus_message_get_bus(request));
                 if (k < 0) {
                         session_record_free(TAKE_PTR(r));

@@ -43,7 +43,8 @@ struct SessionRecord {
         bool announced;                 /* SessionNew sent: changes are signalled from now on */
 
         sd_bus_message *start_request;  /* StartSession, answered once the target runs */
-        sd_bus_track *caller;           /* BindToCaller on a bus: the caller's name */
+        sd_bus_slot *caller_match;      /* BindToCaller on a bus: its unique name losing its owner */
+        sd_bus_slot *caller_check;      /* ... and whether it had one still (GetNameOwner) */
         sd_bus *caller_peer;            /* BindToCaller on a peer-to-peer connection */
         sd_event_source *expire;        /* removes the finished session after KeepFinishedSec */
 

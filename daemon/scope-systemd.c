@@ -18,7 +18,25 @@
 #define SYSTEMD_PATH "/org/freedesktop/systemd1"
 #define SYSTEMD_MANAGER "org.freedesktop.systemd1.Manager"
 
-typedef struct SystemdBackend {
+/* A session's slice is stopped this long after it finished, not at once. systemd drops an emptied
+ * scope by itself, but only once the kernel tells it that the cgroup emptied, which it does at most
+ * every 10 ms per cgroup: the scope of a short-lived target lingers that long. A slice stopped
+ * before that makes systemd stop the scope too (a stop job, RequestStop to us and back, lines in
+ * the journal), and all of it, with the slice's own teardown and the signals that follow, lands on
+ * the bus and the CPUs just as whoever waited for the session (profctl run) reads its result. */
+#define SLICE_STOP_DELAY_USEC (50 * USEC_PER_MSEC)
+
+typedef struct SystemdBackend SystemdBackend;
+
+typedef struct DelayedSliceStop DelayedSliceStop;
+struct DelayedSliceStop {
+        SystemdBackend *backend;
+        char *slice;
+        sd_event_source *timer;
+        LIST_FIELDS(DelayedSliceStop, delayed);
+};
+
+struct SystemdBackend {
         ScopeBackend base;
         sd_bus *bus;
         char *controller;
@@ -27,7 +45,8 @@ typedef struct SystemdBackend {
         bool freezer;                   /* the unified cgroup freezer exists: FreezeUnit works */
         Scope **placing;                /* scopes whose start job is not removed yet */
         size_t n_placing;
-} SystemdBackend;
+        LIST_HEAD(DelayedSliceStop, delayed); /* counted in n_outstanding */
+};
 
 static const char *bus_error_text(const sd_bus_error *e) {
         return e->message ? e->message : e->name;
@@ -134,8 +153,8 @@ static int on_slice_reply(sd_bus_message *reply, void *userdata, sd_bus_error *r
         return 0;
 }
 
-static void systemd_slice_free(ScopeBackend *b, const char *slice) {
-        SystemdBackend *sb = backend_of(b);
+static void slice_stop(SystemdBackend *sb, const char *slice) {
+        ScopeBackend *b = &sb->base;
         int r;
 
         /* Once stopped, the transient slice is garbage-collected: nothing is left behind. */
@@ -145,6 +164,59 @@ static void systemd_slice_free(ScopeBackend *b, const char *slice) {
                 log_warning_errno(r, "Failed to stop %s, ignoring: %m", slice);
         else
                 b->n_outstanding++;
+}
+
+/* Stops the slice now; the delay's share of n_outstanding passes to the StopUnit call. */
+static void delayed_slice_stop_run(DelayedSliceStop *d) {
+        SystemdBackend *sb = d->backend;
+        ScopeBackend *b = &sb->base;
+
+        LIST_REMOVE(delayed, sb->delayed, d);
+        slice_stop(sb, d->slice);
+        sd_event_source_disable_unref(d->timer);
+        free(d->slice);
+        free(d);
+        assert(b->n_outstanding > 0);
+        if (--b->n_outstanding == 0 && b->idle)
+                b->idle(b->userdata);
+}
+
+static int on_delayed_slice_stop(sd_event_source *source, uint64_t usec, void *userdata) {
+        delayed_slice_stop_run(userdata);
+        return 0;
+}
+
+static void systemd_slice_free(ScopeBackend *b, const char *slice) {
+        SystemdBackend *sb = backend_of(b);
+        sd_event *event = sd_bus_get_event(sb->bus);
+        DelayedSliceStop *d = NULL;
+        int r = -ENOMEM;
+
+        if (event)
+                d = new0(DelayedSliceStop, 1);
+        if (d) {
+                *d = (DelayedSliceStop) { .backend = sb, .slice = strdup(slice) };
+                if (d->slice)
+                        r = sd_event_add_time_relative(event, &d->timer, CLOCK_MONOTONIC, SLICE_STOP_DELAY_USEC,
+                                                       SLICE_STOP_DELAY_USEC / 5, on_delayed_slice_stop, d);
+        }
+        if (r < 0) {
+                /* No loop to wait on, or nothing to wait with: at once. */
+                if (d)
+                        free(d->slice);
+                free(d);
+                slice_stop(sb, slice);
+                return;
+        }
+        LIST_PREPEND(delayed, sb->delayed, d);
+        b->n_outstanding++;
+}
+
+static void systemd_flush(ScopeBackend *b) {
+        SystemdBackend *sb = backend_of(b);
+
+        while (sb->delayed)
+                delayed_slice_stop_run(sb->delayed);
 }
 
 static int systemd_place(ScopeBackend *b, Scope *scope, const char *description, usec_t stop_timeout) {
@@ -226,6 +298,9 @@ static int systemd_freeze(ScopeBackend *b, Scope *scope, bool freeze) {
 static void systemd_free(ScopeBackend *b) {
         SystemdBackend *sb = backend_of(b);
 
+        /* Sent, if not answered: better than a slice left behind. Nobody is told of idleness now. */
+        b->idle = NULL;
+        systemd_flush(b);
         sd_bus_slot_unref(sb->job_removed_slot);
         sd_bus_slot_unref(sb->request_stop_slot);
         sd_bus_unref(sb->bus);
@@ -236,6 +311,7 @@ static void systemd_free(ScopeBackend *b) {
 
 static const ScopeBackendVTable systemd_vtable = {
         .slice_free = systemd_slice_free,
+        .flush = systemd_flush,
         .place = systemd_place,
         .done = systemd_done,
         .freeze = systemd_freeze,

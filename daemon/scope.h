@@ -14,8 +14,8 @@
  * (its main pid, forked held by spawn.c) and whatever it forks. Two backends sit behind this:
  *
  *   systemd: a slice per session, a transient scope per process made with StartTransientUnit;
- *            placed once the start job is done. The slice is stopped when the session ends. systemd's RequestStop for a
- *            scope comes back as a stop request for its session.
+ *            placed once the start job is done. The slice is stopped a little after the session
+ *            ends. systemd's RequestStop for a scope comes back as a stop request for its session.
  *   direct:  no service manager; the process group made at fork is the scope, placed at once.
  *
  * Both signal and judge emptiness from the kernel's view (the scope's cgroup, or the process
@@ -41,7 +41,9 @@ typedef void (*ScopePlacedFn)(Scope *scope, int error, void *userdata);
 typedef void (*ScopeStopRequestFn)(const char *unit, void *userdata);
 
 typedef struct ScopeBackendVTable {
+        /* Stops the slice, now or a little later (counted as outstanding meanwhile). */
         void (*slice_free)(ScopeBackend *b, const char *slice);
+        void (*flush)(ScopeBackend *b);
         /* Returns 1 when placed already, 0 when placed() follows. */
         int (*place)(ScopeBackend *b, Scope *scope, const char *description, usec_t stop_timeout);
         void (*done)(ScopeBackend *b, Scope *scope);
@@ -92,6 +94,12 @@ static inline bool scope_backend_busy(const ScopeBackend *b) {
 static inline void scope_backend_slice_free(ScopeBackend *b, const char *slice) {
         if (b->vtable->slice_free)
                 b->vtable->slice_free(b, slice);
+}
+
+/* Whatever the backend put off for later goes now: for a daemon that is leaving. */
+static inline void scope_backend_flush(ScopeBackend *b) {
+        if (b->vtable->flush)
+                b->vtable->flush(b);
 }
 
 /* A scope for `pid`, held and not running yet. `unit` may be NULL for the direct backend. */
