@@ -182,7 +182,7 @@ class PipeTest(ProfctlTest):
 class BackgroundTest(ProfctlTest):
     def test_start_list_kill_stop(self):
         p = profctl("start", "-d", "usr1 catcher", "--", "sh", "-c",
-                    "trap 'echo got-usr1' USR1; while :; do sleep 0.1; done", check=0)
+                    "trap 'echo got-usr1' USR1; echo ready; while :; do sleep 0.1; done", check=0)
         m = re.match(r"^\[(\d+)\] (\d+)\nOutput: (/\S+)\n$", p.stdout)
         self.assertTrue(m, p.stdout)
         sid, pid, output = m.groups()
@@ -195,11 +195,13 @@ class BackgroundTest(ProfctlTest):
         self.assertEqual(" ".join(row[6:]), "usr1 catcher")
         self.assertRegex(listing[-1], r"^1 session listed\.( Pass --all to see \d+ finished sessions? too\.)?$")
 
-        profctl("kill", "-s", "USR1", sid, check=0)
         stdout = os.path.join(output, "target.stdout")
-        wait_for("the trap to run", lambda: read_file(stdout) == "got-usr1\n")
+        # Not before the trap is set: USR1 would end the shell.
+        wait_for("the trap to be set", lambda: read_file(stdout) == "ready\n")
+        profctl("kill", "-s", "USR1", sid, check=0)
+        wait_for("the trap to run", lambda: read_file(stdout) == "ready\ngot-usr1\n")
         profctl("kill", "-USR1", "%" + sid, check=0)
-        wait_for("the trap to run again", lambda: read_file(stdout) == "got-usr1\ngot-usr1\n")
+        wait_for("the trap to run again", lambda: read_file(stdout) == "ready\ngot-usr1\ngot-usr1\n")
 
         profctl("stop", sid, check=0)
         st = self.status_json(sid)
@@ -310,6 +312,11 @@ class TerminalTest(ProfctlTest):
         t.type("%s run -- sh -c 'trap \"\" TERM INT; echo stubborn; while :; do sleep 0.1; done'; echo EXIT=$?"
                % PROFCTL)
         t.wait_for_text("stubborn")
+        # profctl hears of the session only with StartSession's answer, which may come after the
+        # target's first output when the machine is slow (a Ctrl-C before it has its own message).
+        wait_for("the session to run", lambda: [s["state"] for s in json.loads(profctl("list", "--json").stdout)]
+                 == ["running"])
+        time.sleep(0.5)
         t.key("C-c")
         t.wait_for_text(r"stopping session \d+ \(Ctrl-C again to kill\)")
         t.key("C-c")
