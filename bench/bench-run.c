@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
+#include "bench-util.h"
 #include "log.h"
 #include "macro.h"
 #include "time-util.h"
@@ -26,11 +27,6 @@
  * the machine does meanwhile hits every figure alike. Only ratios and differences mean anything;
  * nothing here asserts a wall-clock limit. The exit status is non-zero only if a measured command
  * fails or the benchmark cannot run. */
-
-typedef uint64_t nsec_t;
-
-#define NSEC_PER_MSEC ((nsec_t) 1000000ULL)
-#define NSEC_PER_SEC ((nsec_t) 1000000000ULL)
 
 #define ROUNDS_DEFAULT 200
 #define STOP_ROUNDS_DEFAULT 50
@@ -55,19 +51,11 @@ extern char **environ;
 
 static volatile sig_atomic_t interrupted = 0;
 
-static nsec_t now_nsec(void) {
-        struct timespec ts;
-
-        if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
-                abort();
-        return (nsec_t) ts.tv_sec * NSEC_PER_SEC + (nsec_t) ts.tv_nsec;
-}
-
 static int sleep_nsec(nsec_t t) {
-        struct timespec ts = { .tv_sec = t / NSEC_PER_SEC, .tv_nsec = t % NSEC_PER_SEC };
+        int r = nsec_sleep(t);
 
-        if (nanosleep(&ts, NULL) < 0 && errno != EINTR)
-                return negative_errno();
+        if (r < 0)
+                return r;
         return interrupted ? -EINTR : 0;
 }
 
@@ -294,35 +282,16 @@ typedef struct Series {
         bool skipped;
 } Series;
 
-static int cmp_nsec(const void *a, const void *b) {
-        nsec_t x = *(const nsec_t *) a, y = *(const nsec_t *) b;
-
-        return x < y ? -1 : x > y;
-}
-
 static void series_sort(Series *s) {
-        qsort(s->samples, s->n_samples, sizeof(nsec_t), cmp_nsec);
+        samples_sort(s->samples, s->n_samples);
 }
 
-/* On sorted samples. */
 static double series_median(const Series *s) {
-        size_t n = s->n_samples;
-
-        if (n == 0)
-                return 0;
-        if (n % 2 == 1)
-                return (double) s->samples[n / 2];
-        return ((double) s->samples[n / 2 - 1] + (double) s->samples[n / 2]) / 2;
+        return samples_median(s->samples, s->n_samples);
 }
 
-/* Nearest rank, on sorted samples. */
 static double series_percentile(const Series *s, unsigned pct) {
-        size_t rank;
-
-        if (s->n_samples == 0)
-                return 0;
-        rank = (s->n_samples * pct + 99) / 100;
-        return (double) s->samples[MAX(rank, (size_t) 1) - 1];
+        return samples_percentile(s->samples, s->n_samples, pct);
 }
 
 static bool series_usable(const Series *s) {

@@ -14,6 +14,7 @@
 #include <systemd/sd-event.h>
 
 #include "bus-errors.h"
+#include "bench-util.h"
 #include "log.h"
 #include "macro.h"
 #include "time-util.h"
@@ -45,11 +46,6 @@
  * the machine does meanwhile hits every figure alike. Only ratios mean anything; nothing here
  * asserts a wall-clock limit. The exit status is non-zero only if a call fails or the benchmark
  * cannot run. */
-
-typedef uint64_t nsec_t;
-
-#define NSEC_PER_MSEC ((nsec_t) 1000000ULL)
-#define NSEC_PER_SEC ((nsec_t) 1000000000ULL)
 
 #define ROUNDS_DEFAULT 200
 #define SESSIONS_DEFAULT 400
@@ -100,22 +96,6 @@ typedef struct Options {
         const char *policy;
         const char *profctl;
 } Options;
-
-static nsec_t now_nsec(void) {
-        struct timespec ts;
-
-        if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
-                abort();
-        return (nsec_t) ts.tv_sec * NSEC_PER_SEC + (nsec_t) ts.tv_nsec;
-}
-
-static int sleep_nsec(nsec_t t) {
-        struct timespec ts = { .tv_sec = t / NSEC_PER_SEC, .tv_nsec = t % NSEC_PER_SEC };
-
-        if (nanosleep(&ts, NULL) < 0 && errno != EINTR)
-                return negative_errno();
-        return 0;
-}
 
 static const char *bus_error_text(const sd_bus_error *e) {
         return e->message ? e->message : e->name;
@@ -238,12 +218,6 @@ typedef struct Series {
         size_t n_samples;
 } Series;
 
-static int cmp_nsec(const void *a, const void *b) {
-        nsec_t x = *(const nsec_t *) a, y = *(const nsec_t *) b;
-
-        return x < y ? -1 : x > y;
-}
-
 static int cmp_double(const void *a, const void *b) {
         double x = *(const double *) a, y = *(const double *) b;
 
@@ -251,28 +225,15 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 static void series_sort(Series *s) {
-        qsort(s->samples, s->n_samples, sizeof(nsec_t), cmp_nsec);
+        samples_sort(s->samples, s->n_samples);
 }
 
-/* On sorted samples. */
 static double series_median(const Series *s) {
-        size_t n = s->n_samples;
-
-        if (n == 0)
-                return 0;
-        if (n % 2 == 1)
-                return (double) s->samples[n / 2];
-        return ((double) s->samples[n / 2 - 1] + (double) s->samples[n / 2]) / 2;
+        return samples_median(s->samples, s->n_samples);
 }
 
-/* Nearest rank, on sorted samples. */
 static double series_percentile(const Series *s, unsigned pct) {
-        size_t rank;
-
-        if (s->n_samples == 0)
-                return 0;
-        rank = (s->n_samples * pct + 99) / 100;
-        return (double) s->samples[MAX(rank, (size_t) 1) - 1];
+        return samples_percentile(s->samples, s->n_samples, pct);
 }
 
 /* Sorts v. */
@@ -407,13 +368,13 @@ static int wait_all_gone(Bench *b, bool sessions, const char *pattern) {
                         if (r < 0)
                                 return r;
                         if (n_units == 0)
-                                return sleep_nsec(SETTLE_NSEC);
+                                return nsec_sleep(SETTLE_NSEC);
                 }
                 if (now_nsec() > deadline)
                         return log_error_errno(ETIMEDOUT, "After %" PRIu64 "s, still %u session(s) and %u unit(s) "
                                                "%s.", GONE_TIMEOUT_NSEC / NSEC_PER_SEC, n_sessions, n_units,
                                                pattern);
-                r = sleep_nsec(delay);
+                r = nsec_sleep(delay);
                 if (r < 0)
                         return r;
                 delay = MIN(delay * 2, POLL_MAX_NSEC);
