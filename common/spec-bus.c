@@ -27,6 +27,10 @@ typedef enum SessionKey {
         SESSION_KEY_USES,
         SESSION_KEY_PRIORITY,
         SESSION_KEY_BIND_TO_CALLER,
+        SESSION_KEY_GROUP,
+        SESSION_KEY_EXCLUSIVE,
+        SESSION_KEY_AFTER,
+        SESSION_KEY_AFTER_SUCCESS,
         _SESSION_KEY_MAX,
 } SessionKey;
 
@@ -45,6 +49,10 @@ static const BusKey session_keys[_SESSION_KEY_MAX] = {
         [SESSION_KEY_USES]              = { "Uses",             "as"     },
         [SESSION_KEY_PRIORITY]          = { "Priority",         "i"      },
         [SESSION_KEY_BIND_TO_CALLER]    = { "BindToCaller",     "b"      },
+        [SESSION_KEY_GROUP]             = { "Group",            "s"      },
+        [SESSION_KEY_EXCLUSIVE]         = { "Exclusive",        "b"      },
+        [SESSION_KEY_AFTER]             = { "After",            "as"     },
+        [SESSION_KEY_AFTER_SUCCESS]     = { "AfterSuccess",     "as"     },
 };
 
 typedef enum SupporterKey {
@@ -485,14 +493,28 @@ static int read_session_spec(sd_bus_message *m, SessionSpec **ret_spec, int ret_
                                 spec->priority = v;
                         break;
                 }
-                case SESSION_KEY_BIND_TO_CALLER: {
+                case SESSION_KEY_BIND_TO_CALLER:
+                case SESSION_KEY_EXCLUSIVE: {
                         int b;
 
                         r = sd_bus_message_read(m, "b", &b);
                         if (r >= 0)
-                                spec->bind_to_caller = b;
+                                *(k == SESSION_KEY_EXCLUSIVE ? &spec->group_exclusive : &spec->bind_to_caller) = b;
                         break;
                 }
+                case SESSION_KEY_GROUP:
+                        r = read_string(m, &spec->group);
+                        break;
+                case SESSION_KEY_AFTER:
+                case SESSION_KEY_AFTER_SUCCESS:
+                        /* One list and one meaning: "after these, and only if they succeeded" is
+                         * AfterSuccess alone, which waits as After does. */
+                        if (seen & (UINT32_C(1) << (k == SESSION_KEY_AFTER ? SESSION_KEY_AFTER_SUCCESS : SESSION_KEY_AFTER)))
+                                return spec_error(error, -EINVAL, "%s: give After or AfterSuccess, not both "
+                                                  "(AfterSuccess waits as After does)", key);
+                        r = read_resource_names(m, key, &spec->after, error);
+                        spec->after_success = k == SESSION_KEY_AFTER_SUCCESS;
+                        break;
                 default:
                         assert(false);
                         return -EINVAL;
@@ -680,6 +702,17 @@ int bus_message_append_session_spec(sd_bus_message *m, const SessionSpec *spec, 
                                   "BindToCaller", "b", (int) spec->bind_to_caller);
         if (r < 0)
                 return r;
+        if (spec->group) {
+                r = sd_bus_message_append(m, "{sv}{sv}", "Group", "s", spec->group,
+                                          "Exclusive", "b", (int) spec->group_exclusive);
+                if (r < 0)
+                        return r;
+        }
+        if (spec->after) {
+                r = append_strv(m, spec->after_success ? "AfterSuccess" : "After", spec->after);
+                if (r < 0)
+                        return r;
+        }
 
         return sd_bus_message_close_container(m);
 }

@@ -33,6 +33,8 @@ SessionSpec *session_spec_free(SessionSpec *spec) {
         strv_free(spec->environment);
         strv_free(spec->claims);
         strv_free(spec->uses);
+        free(spec->group);
+        strv_free(spec->after);
         free(spec);
         return NULL;
 }
@@ -310,6 +312,18 @@ int session_spec_validate(const SessionSpec *spec, const char **ret_message) {
         }
         if (spec->priority < SPEC_PRIORITY_MIN || spec->priority > SPEC_PRIORITY_MAX) {
                 *ret_message = "Priority: not between -1000 and 1000";
+                return -EINVAL;
+        }
+        if (spec->group && !resource_name_is_valid(spec->group)) {
+                *ret_message = "Group: invalid name (printable, no blanks, at most 32 bytes)";
+                return -EINVAL;
+        }
+        if (spec->group_exclusive && !spec->group) {
+                *ret_message = "Exclusive: needs a Group to be exclusive in";
+                return -EINVAL;
+        }
+        if (!resource_names_are_valid(spec->after)) {
+                *ret_message = spec->after_success ? "AfterSuccess: invalid session id" : "After: invalid session id";
                 return -EINVAL;
         }
         for (size_t i = 0; i < spec->n_supporters; i++) {

@@ -52,6 +52,10 @@ typedef struct SessionSpec {
         char **claims;          /* resource names held exclusively; NULL: none */
         char **uses;            /* resource names shared with other users */
         int priority;           /* SPEC_PRIORITY_MIN..SPEC_PRIORITY_MAX; lower runs first, as nice(1) */
+        char *group;            /* NULL: none */
+        bool group_exclusive;   /* the group's sessions run one at a time */
+        char **after;           /* session ids to wait for; NULL: none */
+        bool after_success;     /* ... and they must have succeeded (AfterSuccess) */
         bool bind_to_caller;    /* stop when the D-Bus caller goes away */
 } SessionSpec;
 

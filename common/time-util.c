@@ -31,6 +31,9 @@ static const struct {
         { "min",     60 * USEC_PER_SEC },
         { "h",       3600 * USEC_PER_SEC },
         { "hr",      3600 * USEC_PER_SEC },
+        { "d",       USEC_PER_DAY },
+        { "day",     USEC_PER_DAY },
+        { "days",    USEC_PER_DAY },
 };
 
 int parse_timespan(const char *s, usec_t default_unit, usec_t *ret) {

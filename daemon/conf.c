@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <limits.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "log.h"
@@ -12,6 +13,8 @@
 #define SPEC_BYTES_MAX (128 * 1024 * 1024)
 
 void config_init(Config *c) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
         *c = (Config) {
                 .sessions_per_user = 64,
                 .processes_per_session = SPEC_SUPPORTERS_MAX + 1,
@@ -19,6 +22,11 @@ void config_init(Config *c) {
                 .environment_bytes = SPEC_ARGV_BYTES_MAX,
                 .spec_bytes = 4 * 1024 * 1024,
                 .keep_finished = 60 * USEC_PER_SEC,
+                /* One session per CPU: what benchmarks that must not disturb each other want. */
+                .max_parallel_sessions = cpus > 0 ? (unsigned) cpus : 1,
+                .max_parallel_sessions_per_user = 0,
+                .keep_records = 1000,
+                .keep_records_age = 30 * USEC_PER_DAY,
         };
 }
 
@@ -48,6 +56,11 @@ static const ConfigItem config_items[] = {
         CONFIG_ITEM("Limits", "EnvironmentBytes", CONFIG_SIZE, environment_bytes, 1, SPEC_ARGV_BYTES_MAX),
         CONFIG_ITEM("Limits", "SpecBytes", CONFIG_SIZE, spec_bytes, 1, SPEC_BYTES_MAX),
         CONFIG_ITEM("Sessions", "KeepFinishedSec", CONFIG_TIMESPAN, keep_finished, 0, 0),
+        CONFIG_ITEM("Scheduling", "MaxParallelSessions", CONFIG_UNSIGNED, max_parallel_sessions, 1, UINT_MAX),
+        CONFIG_ITEM("Scheduling", "MaxParallelSessionsPerUser", CONFIG_UNSIGNED, max_parallel_sessions_per_user,
+                    0, UINT_MAX),
+        CONFIG_ITEM("Records", "KeepRecords", CONFIG_UNSIGNED, keep_records, 0, UINT_MAX),
+        CONFIG_ITEM("Records", "KeepRecordsSec", CONFIG_TIMESPAN, keep_records_age, 0, 0),
 };
 
 /* Digits only: strtoull() would take blanks, signs and "0x". */

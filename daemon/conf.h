@@ -15,6 +15,12 @@
  *   SpecBytes=4M              size of the whole StartSession message
  *   [Sessions]
  *   KeepFinishedSec=60s       how long a finished session stays on the bus
+ *   [Scheduling]
+ *   MaxParallelSessions=      sessions running at once (default: the CPUs); more wait, queued
+ *   MaxParallelSessionsPerUser=0   the same per uid; 0: only the global limit
+ *   [Records]
+ *   KeepRecords=1000          records of finished sessions kept in <state>/records
+ *   KeepRecordsSec=30d        ... and for how long; 0: no age limit
  *
  * Sizes take K, M and G (base 1024). An empty value sets the default again.
  *
@@ -29,6 +35,10 @@ typedef struct Config {
         size_t environment_bytes;
         size_t spec_bytes;
         usec_t keep_finished;
+        unsigned max_parallel_sessions;
+        unsigned max_parallel_sessions_per_user;        /* 0: none */
+        unsigned keep_records;
+        usec_t keep_records_age;                        /* 0: none */
 } Config;
 
 /* The defaults. */

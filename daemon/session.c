@@ -27,6 +27,8 @@ static const char * const session_result_table[_SESSION_RESULT_MAX] = {
         [SESSION_RESULT_TIMEOUT] = "timeout",
         [SESSION_RESULT_KILLED] = "killed",
         [SESSION_RESULT_STOPPED] = "stopped",
+        [SESSION_RESULT_DEPENDENCY] = "dependency",
+        [SESSION_RESULT_UNKNOWN] = "unknown",
 };
 DEFINE_STRING_TABLE_LOOKUP(session_result, SessionResult, _SESSION_RESULT_MAX);
 
@@ -37,6 +39,7 @@ static const char * const stop_cause_table[_STOP_CAUSE_MAX] = {
         [STOP_CAUSE_EXEC_FAILED] = "exec-failed",
         [STOP_CAUSE_REQUEST] = "request",
         [STOP_CAUSE_WATCHDOG] = "watchdog",
+        [STOP_CAUSE_DEPENDENCY] = "dependency",
 };
 DEFINE_STRING_TABLE_LOOKUP(stop_cause, StopCause, _STOP_CAUSE_MAX);
 
@@ -181,8 +184,13 @@ static bool process_ended_by_sent_signal(const Process *p) {
         return p->exit_status == p->sent_signal;
 }
 
+/* It ended by itself, and how cannot be known: it was not our child when it did. */
+static bool process_end_unknown(const Process *p) {
+        return p->state == PROCESS_EXITED && p->exit_unknown && p->sent_signal == 0;
+}
+
 bool process_failed(const Process *p) {
-        if (!p->released || p->state != PROCESS_EXITED || p->exec_error != 0)
+        if (!p->released || p->state != PROCESS_EXITED || p->exec_error != 0 || p->exit_unknown)
                 return false;
         if (p->exit_code == CLD_EXITED && p->exit_status == 0)
                 return false;
@@ -192,6 +200,8 @@ bool process_failed(const Process *p) {
 int session_exit_status(const Session *s) {
         const Process *t = session_target(s);
 
+        if (t->exec_done && t->state == PROCESS_EXITED && t->exit_unknown)
+                return -1;
         if (t->exec_done && t->state == PROCESS_EXITED)
                 return t->exit_code == CLD_EXITED ? t->exit_status : 128 + t->exit_status;
 
@@ -209,6 +219,8 @@ const char *process_format_end(const Process *p, char *buf, size_t size) {
                 snprintf(buf, size, "never started");
         else if (p->state != PROCESS_EXITED)
                 snprintf(buf, size, "%s", process_state_to_string(p->state));
+        else if (p->exit_unknown)
+                snprintf(buf, size, "exited, status unknown (profd was restarted)");
         else if (p->exit_code == CLD_EXITED)
                 snprintf(buf, size, "exited %d", p->exit_status);
         else
@@ -219,7 +231,10 @@ const char *process_format_end(const Process *p, char *buf, size_t size) {
 }
 
 static SessionResult session_compute_result(const Session *s) {
-        bool killed = false, supporter_failed = false;
+        bool killed = false, supporter_failed = false, unknown = false;
+
+        if (s->stop_cause == STOP_CAUSE_DEPENDENCY)
+                return SESSION_RESULT_DEPENDENCY;
 
         for (size_t i = 0; i < s->n_processes; i++) {
                 const Process *p = s->processes[i];
@@ -228,6 +243,7 @@ static SessionResult session_compute_result(const Session *s) {
                         return SESSION_RESULT_EXEC_FAILED;
                 killed = killed || p->killed;
                 supporter_failed = supporter_failed || (p->role == PROCESS_SUPPORTER && process_failed(p));
+                unknown = unknown || process_end_unknown(p);
         }
 
         /* The most telling way the session ended wins; each process keeps its own status. */
@@ -241,6 +257,9 @@ static SessionResult session_compute_result(const Session *s) {
                 return SESSION_RESULT_TARGET_FAILED;
         if (supporter_failed)
                 return SESSION_RESULT_SUPPORTER_FAILED;
+        /* Success is not invented for what ended unseen. */
+        if (unknown)
+                return SESSION_RESULT_UNKNOWN;
         return SESSION_RESULT_SUCCESS;
 }
 
@@ -531,8 +550,9 @@ static int session_process_exited(Session *s, Process *p, int code, int status, 
         if (p->state == PROCESS_EXITED || p->state == PROCESS_PENDING)
                 return 0;
 
-        p->exit_code = code;
-        p->exit_status = status;
+        p->exit_unknown = code == 0;
+        p->exit_code = code == 0 ? CLD_EXITED : code;
+        p->exit_status = code == 0 ? 0 : status;
         p->state = PROCESS_EXITED;
         p->empty = empty;
         if (p->ready_mode == READY_DELAY)
@@ -587,6 +607,44 @@ static int session_timer_elapsed(Session *s, SessionTimer timer, Process *p) {
                 assert(false);
                 return -EINVAL;
         }
+}
+
+int session_adopt(Session *s, SessionState state, StopCause cause, usec_t max_duration_left) {
+        int r = 0;
+
+        assert(s->state == SESSION_QUEUED);
+
+        switch (state) {
+        case SESSION_QUEUED:
+                return 0;
+        case SESSION_STARTING:
+                /* Its held processes lost their gates with the old daemon: it cannot go on starting. */
+                s->state = SESSION_STARTING;
+                r = session_begin_stop(s, STOP_CAUSE_REQUEST);
+                break;
+        case SESSION_RUNNING:
+        case SESSION_PAUSED:
+                s->state = state;
+                if (max_duration_left == 0)
+                        r = session_begin_stop(s, STOP_CAUSE_WATCHDOG);
+                else if (max_duration_left != USEC_INFINITY)
+                        r = s->driver->set_timer(s, SESSION_TIMER_MAX_DURATION, NULL, max_duration_left);
+                break;
+        case SESSION_STOPPING_SUPPORTERS:
+        case SESSION_STOPPING_TARGET:
+                s->state = state;
+                s->stop_cause = cause == STOP_CAUSE_NONE ? STOP_CAUSE_REQUEST : cause;
+                r = session_arm_stop_timer(s);
+                if (r >= 0)
+                        r = session_check_progress(s);
+                break;
+        default:
+                return -EINVAL;
+        }
+
+        if (r >= 0 && s->driver->changed)
+                s->driver->changed(s);
+        return r;
 }
 
 int session_add_supporter(Session *s, SupporterSpec *sup) {

@@ -38,6 +38,8 @@ typedef enum SessionResult {
         SESSION_RESULT_TIMEOUT,
         SESSION_RESULT_KILLED,
         SESSION_RESULT_STOPPED,
+        SESSION_RESULT_DEPENDENCY,      /* never started: an AfterSuccess session did not succeed */
+        SESSION_RESULT_UNKNOWN,         /* ended on its own while profd was not watching (re-adopted) */
         _SESSION_RESULT_MAX,
         _SESSION_RESULT_INVALID = -EINVAL,
 } SessionResult;
@@ -50,6 +52,7 @@ typedef enum StopCause {
         STOP_CAUSE_EXEC_FAILED,
         STOP_CAUSE_REQUEST,             /* Stop(), or a signal to `profd run` */
         STOP_CAUSE_WATCHDOG,            /* MaxDurationUSec elapsed */
+        STOP_CAUSE_DEPENDENCY,          /* queued, and an AfterSuccess session did not succeed */
         _STOP_CAUSE_MAX,
         _STOP_CAUSE_INVALID = -EINVAL,
 } StopCause;
@@ -100,6 +103,7 @@ struct Process {
         int sent_signal;                /* last teardown signal sent: 0, SIGTERM or SIGKILL */
         bool killed;                    /* SIGKILL was needed */
         bool kill_requested;            /* ... because Kill() asked for it, not the stop timer */
+        bool exit_unknown;              /* it exited, but not as our child: no status (re-adopted) */
 
         usec_t start_usec, exit_usec;   /* CLOCK_MONOTONIC, kept by the driver */
         void *driver_data;              /* owned by the driver */
@@ -128,7 +132,8 @@ typedef enum SessionEventType {
         SESSION_EVENT_EXEC,             /* .process execve() done; .error is a positive errno on failure */
         SESSION_EVENT_READY,            /* .process sent READY=1 */
         SESSION_EVENT_EXITED,           /* .process main pid reaped: .code (CLD_*), .status, and
-                                         * .empty if nothing else of it is left */
+                                         * .empty if nothing else of it is left; .code 0 when the
+                                         * pid is gone but its status cannot be known (re-adopted) */
         SESSION_EVENT_EMPTY,            /* nothing of .process is left */
         SESSION_EVENT_STOP,             /* begin the ordered teardown with .cause */
         SESSION_EVENT_ESCALATE,         /* skip the grace: SIGKILL the current stage now */
@@ -175,6 +180,14 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Session *, session_free);
  * the current state (a request to pause a finished session, say), or an error of the driver that
  * could not be turned into a session outcome. */
 int session_dispatch(Session *s, const SessionEvent *e);
+
+/* Re-adoption after a daemon restart: `s` is fresh from session_new() and its processes have been
+ * given what the record says (state, pid, released, exec_done, ready, exit, sent_signal). Puts the
+ * session in `state` with `cause`, re-arms the timers that state has (the stop timer in full; the
+ * watchdog with `max_duration_left`) and moves on what the restart missed: a session that was still
+ * starting is stopped, since its gates died with the old daemon. -EINVAL for a state that cannot
+ * be adopted. */
+int session_adopt(Session *s, SessionState state, StopCause cause, usec_t max_duration_left);
 
 /* Adds a supporter to a starting or running session and starts it; -EBUSY in any other state.
  * Takes the members of `sup` on success. */

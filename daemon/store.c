@@ -91,6 +91,11 @@ static const RecordItem record_items[] = {
         SESSION("Uses", FIELD_STRV, uses),
         SESSION("Priority", FIELD_INT, priority),
         SESSION("BindToCaller", FIELD_BOOL, bind_to_caller),
+        SESSION("SessionGroup", FIELD_STRING, session_group),
+        SESSION("Exclusive", FIELD_BOOL, group_exclusive),
+        SESSION("After", FIELD_STRV, after),
+        SESSION("AfterSuccess", FIELD_BOOL, after_success),
+        SESSION("Adopted", FIELD_BOOL, adopted),
         U64(SECTION_SESSION, "StopTimeoutUSec", StoredSession, stop_timeout, USEC_INFINITY),
         U64(SECTION_SESSION, "MaxDurationUSec", StoredSession, max_duration, USEC_INFINITY),
         SESSION("Slice", FIELD_STRING, slice),
@@ -114,9 +119,11 @@ static const RecordItem record_items[] = {
         PROCESS("PID", FIELD_PID, pid),
         U64(SECTION_PROCESS, "PIDStartTime", StoredProcess, start_time, 0),
         PROCESS("Unit", FIELD_STRING, unit),
+        PROCESS("CGroup", FIELD_STRING, cgroup),
         PROCESS("Released", FIELD_BOOL, released),
         PROCESS("ExitCode", FIELD_EXIT_CODE, exit_code),
         PROCESS("ExitStatus", FIELD_INT, exit_status),
+        PROCESS("ExitUnknown", FIELD_BOOL, exit_unknown),
         PROCESS("End", FIELD_STRING, end),
         U64(SECTION_PROCESS, "CPUUSec", StoredProcess, cpu_usec, UINT64_MAX),
         U64(SECTION_PROCESS, "MemoryBytes", StoredProcess, memory_bytes, UINT64_MAX),
@@ -278,6 +285,10 @@ static uint32_t crc32_update(uint32_t crc, const void *data, size_t size) {
                 crc = (crc >> 4) ^ table[crc & 0xf];
         }
         return ~crc;
+}
+
+uint32_t store_checksum(const void *data, size_t size) {
+        return crc32_update(0, data, size);
 }
 
 /* Formatting */

@@ -39,6 +39,10 @@
  *   WorkingDirectory=/home/ann/src
  *   Priority=0
  *   BindToCaller=no
+ *   SessionGroup=nightly
+ *   Exclusive=yes
+ *   After=41
+ *   AfterSuccess=no
  *   StopTimeoutUSec=10000000
  *   Slice=profd-42.slice
  *   CreatedTimestamp=1718000000000000
@@ -65,6 +69,7 @@
  *   PID=4242
  *   PIDStartTime=1234567
  *   Unit=profd-42-target.scope
+ *   CGroup=/sys/fs/cgroup/profd.slice/profd-42.slice/profd-42-target.scope
  *   Released=yes
  *   ExitCode=exited
  *   ExitStatus=0
@@ -106,9 +111,11 @@ typedef struct StoredProcess {
         uint64_t start_time;            /* of the pid: field 22 of /proc/PID/stat, in clock ticks
                                          * after boot, to tell it from a reused pid; 0: unknown */
         char *unit;                     /* its scope; NULL without systemd */
+        char *cgroup;                   /* the directory of its cgroup (cgroup.procs), when known */
         bool released;                  /* its gate was opened */
         int exit_code;                  /* CLD_EXITED, CLD_KILLED or CLD_DUMPED; 0: not exited */
         int exit_status;                /* exit status or signal number */
+        bool exit_unknown;              /* exited while profd was not its parent: no status */
         char *end;                      /* process_format_end(), for people */
         uint64_t cpu_usec;              /* UINT64_MAX: unknown */
         uint64_t memory_bytes;          /* UINT64_MAX: unknown */
@@ -138,6 +145,11 @@ typedef struct StoredSession {
         char **uses;
         int priority;
         bool bind_to_caller;
+        char *session_group;            /* the spec's Group ("Group=" is the owner's groups) */
+        bool group_exclusive;
+        char **after;
+        bool after_success;
+        bool adopted;                   /* re-adopted after a restart of profd */
         usec_t stop_timeout;            /* USEC_INFINITY: unset */
         usec_t max_duration;            /* USEC_INFINITY: none */
 
@@ -182,6 +194,9 @@ bool store_id_is_valid(const char *id) _pure_;
  * version of the format. */
 int stored_session_format(const StoredSession *r, char **ret_text, size_t *ret_size);
 int stored_session_parse(const char *text, size_t size, StoredSession **ret, StoreParseError *ret_error);
+
+/* The CRC-32 of the Checksum= line: over `size` bytes of `data`, as zlib's crc32(0, data, size). */
+uint32_t store_checksum(const void *data, size_t size) _pure_;
 
 /* Opens <state_directory>/records (0700, since records name their owners' programs and
  * arguments), making both as needed, and removes temporary files a crash left behind. */
