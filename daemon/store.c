@@ -47,7 +47,7 @@ typedef enum FieldType {
         FIELD_STRV,                     /* char **; one line per word */
         FIELD_U64,                      /* uint64_t; left out when equal to .unset */
         FIELD_INT,
-        FIELD_BOOL,                     /* "yes" or "no" */
+        FIELD_BOOL,                     /* "yes" or "no"; with .unset 1 (FLAG) left out when no */
         FIELD_UID,
         FIELD_GID,
         FIELD_PID,                      /* 0 or positive */
@@ -70,6 +70,9 @@ typedef struct RecordItem {
 #define SESSION(key, type, field) ITEM(SECTION_SESSION, key, type, false, StoredSession, field)
 #define SUPPORTER(key, type, field) ITEM(SECTION_SUPPORTER, key, type, false, StoredSupporter, field)
 #define PROCESS(key, type, field) ITEM(SECTION_PROCESS, key, type, false, StoredProcess, field)
+/* A bool added after the first version: absent from records that do not use it, old ones included. */
+#define FLAG(section, key, st, field) \
+        { section, key, FIELD_BOOL, false, offsetof(st, field), 0, 1 }
 #define U64(section, key, st, field, unset) \
         { section, key, FIELD_U64, false, offsetof(st, field), 0, unset }
 
@@ -92,10 +95,10 @@ static const RecordItem record_items[] = {
         SESSION("Priority", FIELD_INT, priority),
         SESSION("BindToCaller", FIELD_BOOL, bind_to_caller),
         SESSION("SessionGroup", FIELD_STRING, session_group),
-        SESSION("Exclusive", FIELD_BOOL, group_exclusive),
+        FLAG(SECTION_SESSION, "Exclusive", StoredSession, group_exclusive),
         SESSION("After", FIELD_STRV, after),
-        SESSION("AfterSuccess", FIELD_BOOL, after_success),
-        SESSION("Adopted", FIELD_BOOL, adopted),
+        FLAG(SECTION_SESSION, "AfterSuccess", StoredSession, after_success),
+        FLAG(SECTION_SESSION, "Adopted", StoredSession, adopted),
         U64(SECTION_SESSION, "StopTimeoutUSec", StoredSession, stop_timeout, USEC_INFINITY),
         U64(SECTION_SESSION, "MaxDurationUSec", StoredSession, max_duration, USEC_INFINITY),
         SESSION("Slice", FIELD_STRING, slice),
@@ -123,7 +126,7 @@ static const RecordItem record_items[] = {
         PROCESS("Released", FIELD_BOOL, released),
         PROCESS("ExitCode", FIELD_EXIT_CODE, exit_code),
         PROCESS("ExitStatus", FIELD_INT, exit_status),
-        PROCESS("ExitUnknown", FIELD_BOOL, exit_unknown),
+        FLAG(SECTION_PROCESS, "ExitUnknown", StoredProcess, exit_unknown),
         PROCESS("End", FIELD_STRING, end),
         U64(SECTION_PROCESS, "CPUUSec", StoredProcess, cpu_usec, UINT64_MAX),
         U64(SECTION_PROCESS, "MemoryBytes", StoredProcess, memory_bytes, UINT64_MAX),
@@ -429,6 +432,8 @@ static void write_item(Writer *w, const RecordItem *item, const void *base) {
                 writer_int(w, item->key, *(const int *) field);
                 break;
         case FIELD_BOOL:
+                if (item->unset != 0 && !*(const bool *) field)
+                        break; /* a flag: written only when set */
                 writer_string(w, item->key, *(const bool *) field ? "yes" : "no");
                 break;
         case FIELD_UID:

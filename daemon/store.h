@@ -42,7 +42,7 @@
  *   SessionGroup=nightly
  *   Exclusive=yes
  *   After=41
- *   AfterSuccess=no
+ *   Adopted=yes
  *   StopTimeoutUSec=10000000
  *   Slice=profd-42.slice
  *   CreatedTimestamp=1718000000000000

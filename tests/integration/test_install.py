@@ -221,7 +221,7 @@ class InstallTest(unittest.TestCase):
         with open(os.path.join(SRC, "daemon", "conf.c")) as f:
             keys = re.findall(r'CONFIG_ITEM\("(\w+)",\s*"(\w+)"', f.read())
         with open(os.path.join(SRC, "daemon", "conf.h")) as f:
-            defaults = dict(re.findall(r"^ \*\s+(\w+)=(\S+)", f.read(), re.M))
+            defaults = dict(re.findall(r"^ \*\s+(\w+)=(\S*)", f.read(), re.M))
         self.assertGreater(len(keys), 0)
         return [(s, k, defaults.get(k)) for s, k in keys]
 

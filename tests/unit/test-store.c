@@ -67,6 +67,11 @@ static StoredSession *full_record(const char *id) {
         r->uses = strv_new("disk", "net", NULL);
         r->priority = -1000;
         r->bind_to_caller = true;
+        r->session_group = xstrdup("nightly");
+        r->group_exclusive = true;
+        r->after = strv_new("40", "41", NULL);
+        r->after_success = true;
+        r->adopted = true;
         r->stop_timeout = 10 * USEC_PER_SEC;
         r->max_duration = 3600 * USEC_PER_SEC;
         r->slice = xstrdup("profd-42.slice");
@@ -95,6 +100,8 @@ static StoredSession *full_record(const char *id) {
         p->pid = 4242;
         p->start_time = 123456789;
         p->unit = xstrdup("profd-42-target.scope");
+        p->cgroup = xstrdup("/sys/fs/cgroup/profd.slice/profd-42.slice/profd-42-target.scope");
+        p->exit_unknown = true;
         p->released = true;
         p->exit_code = CLD_EXITED;
         p->exit_status = 3;
