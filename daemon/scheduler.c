@@ -387,6 +387,18 @@ int scheduler_submit(Scheduler *s, Job *j) {
         return 0;
 }
 
+static void job_start(Scheduler *s, Job *j);
+
+int scheduler_adopt(Scheduler *s, Job *j) {
+        int r;
+
+        r = scheduler_submit(s, j);
+        if (r < 0)
+                return r;
+        job_start(s, j);
+        return 0;
+}
+
 /* SUCCEEDED when nothing in After holds the job back; PENDING with the first unfinished one; for
  * after_success, the first one that did not succeed, even if earlier ones are still pending. */
 static DependencyState job_dependencies(const Scheduler *s, const Job *j, const char **ret_id) {

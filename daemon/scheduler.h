@@ -117,6 +117,11 @@ void scheduler_set_capacity(Scheduler *s, unsigned max_parallel, unsigned max_pe
  * is left to the caller as it was. */
 int scheduler_submit(Scheduler *s, Job *job);
 
+/* Queues a job that runs already, as a session re-adopted after a restart of the daemon does: it
+ * is JOB_RUNNING at once and holds its names and its share of the capacity, whatever the limits say
+ * now. Errors as scheduler_submit(). */
+int scheduler_adopt(Scheduler *s, Job *job);
+
 /* Decides. *ret_start gets the jobs that may start now, in scheduling order, marked JOB_RUNNING:
  * start them and call scheduler_finished() when each ends. *ret_failed gets the jobs that can never
  * start (an after_success dependency did not succeed), in scheduling order, marked JOB_DONE and

@@ -363,6 +363,33 @@ START_TEST(test_capacity_under_burst) {
 }
 END_TEST
 
+/* Sessions re-adopted after a restart run already: they hold their names and capacity, even over a
+ * limit that was lowered meanwhile, and what is queued behind them waits. */
+START_TEST(test_adopt_running) {
+        Scheduler *s = new_scheduler(1, 0);
+        Job *a = make_job(&(JobArgs) { .id = "1", .claims = "pmu" });
+        Job *b = make_job(&(JobArgs) { .id = "2", .uses = "disk" });
+
+        ck_assert_int_eq(scheduler_adopt(s, a), 0);
+        jobs[1] = a;
+        ck_assert_int_eq(scheduler_adopt(s, b), 0);
+        jobs[2] = b;
+        ck_assert_int_eq(a->state, JOB_RUNNING);
+        ck_assert_int_eq(b->state, JOB_RUNNING);
+        ck_assert_uint_eq(scheduler_n_running(s), 2);
+
+        SUBMIT(s, .id = "3", .claims = "disk");
+        ck_assert_str_eq(dispatch(s), "");
+        finish(s, "1");
+        ck_assert_str_eq(dispatch(s), "");
+        ck_assert_str_eq(explain(s, "3"), "'disk' in use by session 2");
+        finish(s, "2");
+        ck_assert_str_eq(dispatch(s), "3");
+        finish(s, "3");
+        scheduler_free(s);
+}
+END_TEST
+
 START_TEST(test_burst_does_not_rescan_the_queue) {
         /* A thousand jobs with capacity 2 and a dispatch after each: with the capacity reached a
          * dispatch must not look at the queue. Each look at a job asks about its After, so the
@@ -725,6 +752,7 @@ static Suite *scheduler_suite(void) {
 
         tc = tcase_create("capacity");
         tcase_add_test(tc, test_capacity_under_burst);
+        tcase_add_test(tc, test_adopt_running);
         tcase_add_test(tc, test_burst_does_not_rescan_the_queue);
         tcase_add_test(tc, test_user_capacity);
         tcase_add_test(tc, test_user_capacity_reserves_nothing);
