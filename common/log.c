@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <systemd/sd-journal.h>
 
 #include "log.h"
@@ -58,4 +59,39 @@ int log_internal(int level, int error, const char *format, ...) {
         } else
                 fprintf(stderr, "%s: %s\n", program_invocation_short_name, buf);
         return -error;
+}
+
+int log_with_fields(int level, char * const *fields, const char *format, ...) {
+        char buf[2048];
+        va_list ap;
+
+        if (level > log_get_max_level())
+                return 0;
+        va_start(ap, format);
+        vsnprintf(buf, sizeof(buf), format, ap);
+        va_end(ap);
+
+        if (log_to_journal) {
+                _cleanup_free_ char *message = NULL, *priority = NULL, *session = NULL;
+                size_t n_fields = 0, n = 0;
+
+                while (fields && fields[n_fields])
+                        n_fields++;
+                if (n_fields > 64)
+                        n_fields = 64;
+                struct iovec iov[64 + 3];
+
+                if (asprintf(&message, "MESSAGE=%s", buf) < 0 || asprintf(&priority, "PRIORITY=%i", level) < 0 ||
+                    (log_session && asprintf(&session, "PROFD_SESSION=%s", log_session) < 0))
+                        return -ENOMEM;
+                iov[n++] = (struct iovec) { message, strlen(message) };
+                iov[n++] = (struct iovec) { priority, strlen(priority) };
+                if (session)
+                        iov[n++] = (struct iovec) { session, strlen(session) };
+                for (size_t i = 0; i < n_fields; i++)
+                        iov[n++] = (struct iovec) { fields[i], strlen(fields[i]) };
+                (void) sd_journal_sendv(iov, (int) n);
+        } else
+                fprintf(stderr, "%s: %s\n", program_invocation_short_name, buf);
+        return 0;
 }

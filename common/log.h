@@ -21,6 +21,10 @@ int log_get_max_level(void);
 
 int log_internal(int level, int error, const char *format, ...) _printf_(3, 4);
 
+/* One message with fields of its own ("KEY=VALUE", NULL-terminated) besides MESSAGE, PRIORITY and
+ * PROFD_SESSION: in the journal they are fields; on stderr only the message is printed. */
+int log_with_fields(int level, char * const *fields, const char *format, ...) _printf_(3, 4);
+
 #define log_full_errno(level, error, ...)                                        \
         __extension__ ({                                                         \
                 int _level_ = (level), _e_ = (error);                            \

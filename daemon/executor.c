@@ -8,6 +8,7 @@
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -19,6 +20,7 @@
 #include "log.h"
 #include "scope.h"
 #include "spawn.h"
+#include "store.h"
 #include "strv.h"
 
 typedef struct SessionIO SessionIO;
@@ -79,9 +81,21 @@ struct ProcessIO {
         sd_event_source *ready_timer;
         Scope *scope;
         uint64_t cpu_exited_usec;       /* of the main pid (and what it reaped), once it is reaped */
+
+        /* Re-adopted from an earlier daemon: not our child, so no SIGCHLD. Its exit comes as its
+         * pidfd turning readable; its scope emptying, from cgroup.events (or a timer without it). */
+        int pidfd;
+        sd_event_source *pidfd_source;
+        int empty_watch_fd;
+        sd_event_source *empty_source;
+
         bool lingering;
         LIST_FIELDS(ProcessIO, lingering);
 };
+
+#define PROCESS_IO_INIT(p)                                                                      \
+        (ProcessIO) { .process = (p), .gate_fd = -EBADF, .report_fd = -EBADF, .notify_fd = -EBADF,     \
+                      .pidfd = -EBADF, .empty_watch_fd = -EBADF }
 
 static Executor *process_executor(const Process *p) {
         return ((SessionIO *) p->session->userdata)->executor;
@@ -305,7 +319,7 @@ static int driver_spawn(Session *s, Process *p) {
         io = p->driver_data = new0(ProcessIO, 1);
         if (!io)
                 return -ENOMEM;
-        *io = (ProcessIO) { .process = p, .gate_fd = -EBADF, .report_fd = -EBADF, .notify_fd = -EBADF };
+        *io = PROCESS_IO_INIT(p);
 
         r = process_build_environment(p, &env);
         if (r < 0)
@@ -485,6 +499,10 @@ static void driver_process_free(Session *s, Process *p) {
         io->notify_source = sd_event_source_disable_unref(io->notify_source);
         io->notify_fd = safe_close(io->notify_fd);
         io->ready_timer = sd_event_source_disable_unref(io->ready_timer);
+        io->pidfd_source = sd_event_source_disable_unref(io->pidfd_source);
+        io->pidfd = safe_close(io->pidfd);
+        io->empty_source = sd_event_source_disable_unref(io->empty_source);
+        io->empty_watch_fd = safe_close(io->empty_watch_fd);
         scope_free(io->scope);
         free(io);
         p->driver_data = NULL;
@@ -909,4 +927,155 @@ int executor_forward_signal(Session *s, int sig) {
 
 void executor_adopt_strays(Session *s) {
         ((SessionIO *) s->userdata)->executor->stray_owner = session_target(s);
+}
+
+/* Re-adoption. The scope's emptiness, for a process that is not our child: cgroup.events says
+ * "populated 0" (cgroup v2, or the unified hierarchy of a hybrid setup), and inotify tells when it
+ * changes. Without that file, a timer looks now and then: only adopted sessions pay for it. */
+#define ADOPTED_EMPTY_POLL_USEC (250 * USEC_PER_MSEC)
+
+static void adopted_check_empty(Process *p) {
+        ProcessIO *io = p->driver_data;
+
+        if (p->state != PROCESS_EXITED || p->empty || !scope_is_empty(io->scope))
+                return;
+        io->empty_source = sd_event_source_disable_unref(io->empty_source);
+        io->empty_watch_fd = safe_close(io->empty_watch_fd);
+        executor_dispatch(p->session, &(SessionEvent) { .type = SESSION_EVENT_EMPTY, .process = p });
+}
+
+static int on_adopted_cgroup_event(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
+        uint8_t buf[4096];
+
+        while (read(fd, buf, sizeof(buf)) > 0)
+                ;
+        adopted_check_empty(userdata);
+        return 0;
+}
+
+static int on_adopted_empty_poll(sd_event_source *source, uint64_t usec, void *userdata) {
+        Process *p = userdata;
+        int r;
+
+        adopted_check_empty(p);
+        if (p->driver_data && ((ProcessIO *) p->driver_data)->empty_source == source) {
+                r = sd_event_source_set_time_relative(source, ADOPTED_EMPTY_POLL_USEC);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(source, SD_EVENT_ONESHOT);
+                if (r < 0)
+                        log_warning_errno(r, "Session %s: cannot watch %s any more: %m", p->session->id, p->name);
+        }
+        return 0;
+}
+
+static int adopted_watch_empty(Process *p) {
+        ProcessIO *io = p->driver_data;
+        Executor *x = process_executor(p);
+        _cleanup_free_ char *events = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        const char *slash;
+
+        if (io->empty_source)
+                return 0;
+        slash = io->scope->cgroup_procs ? strrchr(io->scope->cgroup_procs, '/') : NULL;
+        if (slash && asprintf(&events, "%.*s/cgroup.events", (int) (slash - io->scope->cgroup_procs),
+                              io->scope->cgroup_procs) < 0)
+                return -ENOMEM;
+        if (events && access(events, F_OK) >= 0) {
+                fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+                if (fd >= 0 && inotify_add_watch(fd, events, IN_MODIFY) >= 0 &&
+                    sd_event_add_io(x->event, &io->empty_source, fd, EPOLLIN, on_adopted_cgroup_event, p) >= 0) {
+                        io->empty_watch_fd = TAKE_FD(fd);
+                        return 0;
+                }
+        }
+        return sd_event_add_time_relative(x->event, &io->empty_source, CLOCK_MONOTONIC, ADOPTED_EMPTY_POLL_USEC, 0,
+                                          on_adopted_empty_poll, p);
+}
+
+static int on_adopted_exit(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
+        Process *p = userdata;
+        ProcessIO *io = p->driver_data;
+        bool empty;
+
+        io->pidfd_source = sd_event_source_disable_unref(io->pidfd_source);
+        io->pidfd = safe_close(io->pidfd);
+        empty = scope_is_empty(io->scope);
+        p->exit_usec = now_usec(CLOCK_MONOTONIC);
+        if (!empty)
+                (void) adopted_watch_empty(p);
+        /* Not our child: how it ended went to whoever reaped it. */
+        executor_dispatch(p->session, &(SessionEvent) {
+                .type = SESSION_EVENT_EXITED, .process = p, .code = 0, .empty = empty });
+        return 0;
+}
+
+int executor_adopt_process(Process *p, const char *cgroup, uint64_t start_time) {
+        SessionIO *sio = p->session->userdata;
+        Executor *x = sio->executor;
+        _cleanup_free_ char *unit = NULL;
+        _cleanup_close_ int pidfd = -EBADF;
+        ProcessIO *io;
+        uint64_t now_start;
+        int r;
+
+        assert(!p->driver_data);
+        io = p->driver_data = new0(ProcessIO, 1);
+        if (!io)
+                return -ENOMEM;
+        *io = PROCESS_IO_INIT(p);
+
+        if (x->backend->type == SCOPE_BACKEND_SYSTEMD) {
+                sio->slice_made = true;
+                if (asprintf(&unit, "profd-%s-%s.scope", p->session->id, p->name) < 0)
+                        return -ENOMEM;
+        }
+        r = scope_new(&io->scope, x->backend, unit, sio->slice, p->pid, NULL, NULL);
+        if (r < 0)
+                return r;
+        io->scope->placed = true;
+        p->placed = true;
+
+        /* Still the same process? A pidfd pins it; its start time, read after, tells it from a
+         * process that got the pid since. */
+        if (p->pid > 0) {
+                pidfd = (int) syscall(SYS_pidfd_open, p->pid, 0);
+                if (pidfd >= 0 && (pid_get_start_time(p->pid, &now_start) < 0 ||
+                                   (start_time != 0 && now_start != start_time)))
+                        pidfd = safe_close(pidfd);
+        }
+        if (pidfd >= 0)
+                (void) scope_discover_cgroup(io->scope);
+        if (!io->scope->cgroup_procs && cgroup) {
+                if (asprintf(&io->scope->cgroup_procs, "%s/cgroup.procs", cgroup) < 0)
+                        return -ENOMEM;
+        }
+
+        if (pidfd < 0)
+                return 0; /* gone: the caller reports it exited, how unknown */
+        r = sd_event_add_io(x->event, &io->pidfd_source, pidfd, EPOLLIN, on_adopted_exit, p);
+        if (r < 0)
+                return r;
+        io->pidfd = TAKE_FD(pidfd);
+        return 1;
+}
+
+int executor_adopted_gone(Process *p) {
+        ProcessIO *io = p->driver_data;
+        bool empty = scope_is_empty(io->scope);
+
+        if (!empty) {
+                int r = adopted_watch_empty(p);
+                if (r < 0)
+                        return r;
+        }
+        executor_dispatch(p->session, &(SessionEvent) {
+                .type = SESSION_EVENT_EXITED, .process = p, .code = 0, .empty = empty });
+        return 0;
+}
+
+const char *executor_process_cgroup(const Process *p) {
+        const ProcessIO *io = p->driver_data;
+
+        return io && io->scope ? io->scope->cgroup_procs : NULL;
 }

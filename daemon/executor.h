@@ -67,3 +67,17 @@ int executor_forward_signal(Session *s, int sig);
  * setsid() say) belong to `s`: they count as part of its target, get its teardown signals, and the
  * target is not gone while any remains. Only right when `s` is the only session: `profd run`. */
 void executor_adopt_strays(Session *s);
+
+/* Re-adoption after a restart of the daemon. `p` (of a session from executor_add_session(), filled
+ * in from its record) was started by an earlier profd: it gets its scope back (systemd's unit
+ * profd-<id>-<name>.scope, or its process group) and is watched through a pidfd, since it is not
+ * our child. `cgroup` is the directory the record names, used when the main pid is gone. Returns 1
+ * when p->pid is still the process that started at `start_time` (0: not known), 0 when it is gone:
+ * then call executor_adopted_gone() once the session is adopted. */
+int executor_adopt_process(Process *p, const char *cgroup, uint64_t start_time);
+/* Reports an adopted process whose main pid was gone: exited, status unknown; its scope is watched
+ * until it is empty. */
+int executor_adopted_gone(Process *p);
+
+/* ".../cgroup.procs" of the scope of `p`, when known. */
+const char *executor_process_cgroup(const Process *p);

@@ -87,7 +87,96 @@ static int method_list_sessions(sd_bus_message *msg, void *userdata, sd_bus_erro
         }
 
 DEFINE_SESSION_METHOD(stop, bus_session_stop(r, msg, error))
-DEFINE_SESSION_METHOD(status, bus_session_status(r, msg, error))
+
+/* A session on the bus, or else one that is only a record now (after KeepFinishedSec=, or from
+ * before a restart of profd): for its owner and root, as for a live one. */
+static int method_status(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(stored_session_freep) StoredSession *st = NULL;
+        _cleanup_(credentials_done) Credentials caller = { 0 };
+        Manager *m = userdata;
+        SessionRecord *r;
+        const char *id;
+        int k;
+
+        k = sd_bus_message_read(msg, "s", &id);
+        if (k < 0)
+                return k;
+        r = manager_find_session(m, id);
+        if (r)
+                return bus_session_status(r, msg, error);
+
+        k = m->store && store_id_is_valid(id) ? store_load(m->store, id, &st) : -ENOENT;
+        if (k == -ENOENT)
+                return sd_bus_error_setf(error, PROFD_ERROR_NO_SUCH_SESSION, "No session '%s'.", id);
+        if (k < 0)
+                return sd_bus_error_set_errnof(error, k, "The record of session %s cannot be read: %s", id,
+                                               strerror_abs(k));
+        k = manager_query_credentials(m, msg, &caller, error);
+        if (k < 0)
+                return k;
+        if (caller.uid != 0 && caller.uid != st->uid)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Session %s belongs to uid %u.", id,
+                                         (unsigned) st->uid);
+        k = sd_bus_message_new_method_return(msg, &reply);
+        if (k >= 0)
+                k = bus_append_status(reply, st, NULL);
+        if (k < 0)
+                return k;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_forget(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(credentials_done) Credentials caller = { 0 };
+        Manager *m = userdata;
+        const char *id;
+        int k;
+
+        k = sd_bus_message_read(msg, "s", &id);
+        if (k < 0)
+                return k;
+        if (!store_id_is_valid(id))
+                return sd_bus_error_setf(error, PROFD_ERROR_NO_SUCH_SESSION, "No session '%.64s'.", id);
+        k = manager_query_credentials(m, msg, &caller, error);
+        if (k < 0)
+                return k;
+        k = manager_forget(m, id, caller.uid, error);
+        if (k < 0)
+                return k;
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+/* Every record, finished sessions included: public like ListSessions (no argv, no environment). */
+static int method_list_records(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        StoredSession **all = NULL;
+        size_t n = 0;
+        int k;
+
+        if (m->store) {
+                /* Live sessions' records may be behind by a loop iteration: write them first. */
+                LIST_FOREACH(records, r, m->records)
+                        manager_save_record_flush(r);
+                k = store_load_all(m->store, &all, &n);
+                if (k < 0)
+                        return sd_bus_error_set_errnof(error, k, "Cannot read the session records: %s", strerror_abs(k));
+        }
+        k = sd_bus_message_new_method_return(msg, &reply);
+        if (k >= 0)
+                k = sd_bus_message_open_container(reply, 'a', "(sssustt)");
+        for (size_t i = 0; k >= 0 && i < n; i++)
+                k = sd_bus_message_append(reply, "(sssustt)", all[i]->id, all[i]->state, strempty(all[i]->result),
+                                          (uint32_t) all[i]->uid, strempty(all[i]->description),
+                                          (uint64_t) all[i]->created_realtime, (uint64_t) all[i]->finished_realtime);
+        stored_sessions_free(all, n);
+        if (k >= 0)
+                k = sd_bus_message_close_container(reply);
+        if (k < 0)
+                return k;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
 DEFINE_SESSION_METHOD(kill, bus_session_kill(r, msg, error))
 DEFINE_SESSION_METHOD(pause, bus_session_pause(r, msg, true, error))
 DEFINE_SESSION_METHOD(resume, bus_session_pause(r, msg, false, error))
@@ -117,6 +206,10 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("AddSupporter", SD_BUS_ARGS("s", id, "a{sv}", supporter), SD_BUS_NO_RESULT,
                                 method_add_supporter, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Forget", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT, method_forget,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListRecords", SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("a(sssustt)", records), method_list_records, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("SessionNew", SD_BUS_ARGS("s", id, "o", path), 0),
         SD_BUS_SIGNAL_WITH_ARGS("SessionRemoved", SD_BUS_ARGS("s", id, "o", path), 0),
         SD_BUS_VTABLE_END,

@@ -66,9 +66,19 @@ int manager_dispatch(SessionRecord *r, const SessionEvent *e) {
         return k;
 }
 
+static void manager_unregister_session(Manager *m, SessionRecord *r);
+
 static SessionRecord *session_record_free(SessionRecord *r) {
         if (!r)
                 return NULL;
+        /* What is left of it on disk is final before it goes. */
+        manager_save_record_flush(r);
+        if (r->job) {
+                if (r->job->state == JOB_QUEUED)
+                        scheduler_cancel(r->manager->scheduler, r->job);
+                else
+                        scheduler_finished(r->manager->scheduler, r->job);
+        }
         if (r->start_request) {
                 /* Nobody will hear about it any more: say so rather than leave the caller waiting. */
                 (void) sd_bus_reply_method_errorf(r->start_request, PROFD_ERROR_BAD_STATE,
@@ -87,13 +97,10 @@ static SessionRecord *session_record_free(SessionRecord *r) {
         return NULL;
 }
 
-/* Drops a finished session: off the bus, out of the registry. */
-static void manager_remove_session(Manager *m, SessionRecord *r) {
+void manager_remove_session(Manager *m, SessionRecord *r) {
         assert(r->session->state == SESSION_FINISHED);
         manager_bus_session_removed(r);
-        (void) tdelete(r, &m->records_by_id, compare_record_id);
-        LIST_REMOVE(records, m->records, r);
-        m->n_records--;
+        manager_unregister_session(m, r);
         session_record_free(r);
 }
 
@@ -127,14 +134,83 @@ static void on_backend_idle(void *userdata) {
         manager_maybe_exit(userdata);
 }
 
+static int on_run_queue(sd_event_source *source, void *userdata) {
+        manager_run_queue(userdata);
+        return 0;
+}
+
+/* Runs the queue from the loop, after what is being done now: a session's end is reported from
+ * inside its own callbacks, where others must not be started. */
+static void manager_run_queue_later(Manager *m) {
+        int k;
+
+        if (!m->queue_source) {
+                k = sd_event_add_defer(m->event, &m->queue_source, on_run_queue, m);
+                if (k < 0) {
+                        log_error_errno(k, "Cannot schedule the queue, running it now: %m");
+                        manager_run_queue(m);
+                        return;
+                }
+        }
+        (void) sd_event_source_set_enabled(m->queue_source, SD_EVENT_ONESHOT);
+}
+
+/* PIDs of the target and of every supporter that ran, as fields of the journal entry of a session's
+ * start or end ("PROFD_TARGET_PID=", "PROFD_SUPPORTER_PID="), and PROFD_RESULT= at the end. */
+static void log_session_message(SessionRecord *r, const char *message) {
+        Session *s = r->session;
+        char *fields[SPEC_SUPPORTERS_MAX + 4] = { NULL };
+        size_t n = 0;
+
+        for (size_t i = 0; i < s->n_processes && n < ELEMENTSOF(fields) - 2; i++) {
+                Process *p = s->processes[i];
+
+                if (p->pid <= 0)
+                        continue;
+                if (asprintf(&fields[n], "PROFD_%s_PID=%d", p->role == PROCESS_TARGET ? "TARGET" : "SUPPORTER",
+                             (int) p->pid) >= 0)
+                        n++;
+        }
+        if (s->state == SESSION_FINISHED && asprintf(&fields[n], "PROFD_RESULT=%s", session_result_to_string(s->result)) >= 0)
+                n++;
+        {
+                const char *previous = log_set_session(s->id);
+                (void) log_with_fields(LOG_INFO, fields, "Session %s %s", s->id, message);
+                (void) log_set_session(previous);
+        }
+        for (size_t i = 0; i < n; i++)
+                free(fields[i]);
+}
+
 static void manager_session_finished(Manager *m, SessionRecord *r) {
+        char message[128];
         int k;
 
         r->finished_seen = true;
         r->caller_match = sd_bus_slot_unref(r->caller_match);
         r->caller_check = sd_bus_slot_unref(r->caller_check);
         r->caller_peer = sd_bus_unref(r->caller_peer);
-        log_info("Session %s finished: %s.", r->session->id, session_result_to_string(r->session->result));
+        if (r->session->result == SESSION_RESULT_DEPENDENCY || session_target(r->session)->pid <= 0)
+                snprintf(message, sizeof(message), "finished without running: %s.",
+                         session_result_to_string(r->session->result));
+        else
+                snprintf(message, sizeof(message), "finished: %s, exit status %d.",
+                         session_result_to_string(r->session->result), session_exit_status(r->session));
+        log_session_message(r, message);
+
+        /* Its place in the queue, its names and its share of the capacity go to the next ones. */
+        if (r->job) {
+                if (r->job->state == JOB_QUEUED)
+                        scheduler_cancel(m->scheduler, r->job);
+                else
+                        scheduler_finished(m->scheduler, r->job);
+                r->job = NULL;
+        }
+        manager_run_queue_later(m);
+        if (++m->finished_since_prune >= MAX(1u, m->config.keep_records / 8)) {
+                m->finished_since_prune = 0;
+                m->prune_pending = true;
+        }
 
         /* Kept a while so that its owner can read the result; removed from a later event, as the
          * executor asks, never from inside its callback. */
@@ -162,6 +238,7 @@ static void on_session_changed(Session *s, void *userdata) {
                 manager_bus_session_changed(r);
         if (s->state == SESSION_FINISHED && !r->finished_seen)
                 manager_session_finished(m, r);
+        manager_save_record(r);
 }
 
 /* "profd-<id>-<name>.scope" or "profd-<id>.slice": systemd wants it stopped. */
@@ -348,9 +425,9 @@ int manager_check_owner(SessionRecord *r, sd_bus_message *msg, sd_bus_error *err
 }
 
 /* What a session starts with when the spec brings no environment: a login's basics, never ours. */
-static int default_environment(const Credentials *owner, char ***ret) {
+int manager_default_environment(uid_t uid, char ***ret) {
         _cleanup_strv_free_ char **env = NULL;
-        struct passwd *pw = getpwuid(owner->uid);
+        struct passwd *pw = getpwuid(uid);
         size_t n = 0;
         int r;
 
@@ -500,14 +577,128 @@ static int check_runnable(const SessionSpec *spec, sd_bus_error *error) {
         return 0;
 }
 
+int manager_new_record(Manager *m, const char *id, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups,
+                       SessionSpec *spec, const char *output_directory, SessionRecord **ret) {
+        _cleanup_(session_spec_freep) SessionSpec *owned_spec = spec;
+        SessionRecord *r;
+        int k;
+
+        r = new0(SessionRecord, 1);
+        if (!r)
+                return -ENOMEM;
+        r->manager = m;
+        k = credentials_copy(&(Credentials) { .uid = uid, .gid = gid, .groups = (gid_t *) groups, .n_groups = n_groups },
+                             &r->owner);
+        if (k >= 0 && asprintf(&r->path, PROFD_BUS_SESSION_PREFIX "/%s", id) < 0)
+                k = -ENOMEM;
+        if (k >= 0 && output_directory && !(r->output_directory = strdup(output_directory)))
+                k = -ENOMEM;
+        if (k >= 0)
+                k = executor_add_session(m->executor, id, TAKE_PTR(owned_spec), &r->session);
+        if (k >= 0 && geteuid() == 0)
+                k = executor_session_set_credentials(r->session, uid, gid, groups, n_groups);
+        if (k >= 0 && output_directory)
+                k = executor_session_set_output_directory(r->session, output_directory);
+        if (k < 0) {
+                session_record_free(r);
+                return k;
+        }
+        *ret = r;
+        return 0;
+}
+
+void manager_discard_record(Manager *m, SessionRecord *r) {
+        session_record_free(r);
+}
+
+int manager_register_session(Manager *m, SessionRecord *r) {
+        if (!tsearch(r, &m->records_by_id, compare_record_id))
+                return -ENOMEM;
+        LIST_PREPEND(records, m->records, r);
+        m->n_records++;
+        return 0;
+}
+
+static void manager_unregister_session(Manager *m, SessionRecord *r) {
+        (void) tdelete(r, &m->records_by_id, compare_record_id);
+        LIST_REMOVE(records, m->records, r);
+        m->n_records--;
+}
+
+int manager_submit(Manager *m, SessionRecord *r, bool running) {
+        const SessionSpec *spec = r->session->spec;
+        _cleanup_(job_freep) Job *j = NULL;
+        int k;
+
+        k = job_new(&j, r->session->id, r->owner.uid);
+        if (k < 0)
+                return k;
+        j->priority = spec->priority;
+        j->group_exclusive = spec->group_exclusive;
+        j->after_success = spec->after_success;
+        j->userdata = r;
+        k = strv_copy(spec->claims, &j->claims);
+        if (k >= 0)
+                k = strv_copy(spec->uses, &j->uses);
+        if (k >= 0)
+                k = strv_copy(spec->after, &j->after);
+        if (k >= 0 && spec->group && !(j->group = strdup(spec->group)))
+                k = -ENOMEM;
+        if (k >= 0)
+                k = running ? scheduler_adopt(m->scheduler, j) : scheduler_submit(m->scheduler, j);
+        if (k < 0)
+                return k;
+        r->job = TAKE_PTR(j);
+        return 0;
+}
+
+void manager_run_queue(Manager *m) {
+        _cleanup_free_ Job **start = NULL, **failed = NULL;
+        size_t n_start = 0, n_failed = 0;
+        int k;
+
+        k = scheduler_dispatch(m->scheduler, &start, &n_start, &failed, &n_failed);
+        if (k < 0) {
+                log_error_errno(k, "Cannot run the queue: %m");
+                return;
+        }
+        for (size_t i = 0; i < n_failed; i++) {
+                SessionRecord *r = failed[i]->userdata;
+                char reason[SCHEDULER_EXPLAIN_MAX];
+
+                log_info("Session %s will not run: %s.", r->session->id,
+                         scheduler_failure_reason(failed[i], reason, sizeof(reason)));
+                r->job = job_free(failed[i]);
+                (void) manager_dispatch(r, &(SessionEvent) { .type = SESSION_EVENT_STOP,
+                                                             .cause = STOP_CAUSE_DEPENDENCY });
+        }
+        for (size_t i = 0; i < n_start; i++) {
+                SessionRecord *r = start[i]->userdata;
+
+                k = manager_dispatch(r, &(SessionEvent) { .type = SESSION_EVENT_START });
+                if (k < 0)
+                        log_warning_errno(k, "Session %s: failed to start: %m", r->session->id);
+                else if (r->announced)
+                        log_session_message(r, "started after waiting in the queue.");
+        }
+}
+
+/* After and AfterSuccess name sessions that exist, running or finished. */
+static int check_after(Manager *m, const SessionSpec *spec, sd_bus_error *error) {
+        for (char **id = spec->after; id && *id; id++)
+                if (manager_dependency_state(*id, m) == DEPENDENCY_UNKNOWN)
+                        return sd_bus_error_setf(error, PROFD_ERROR_INVALID_SPEC, "%s: no session '%s'.",
+                                                 spec->after_success ? "AfterSuccess" : "After", *id);
+        return 0;
+}
+
 int manager_start_session(Manager *m, sd_bus_message *request, const Credentials *owner, SessionSpec *spec,
                           int stdio[3], SessionRecord **ret, sd_bus_error *error) {
         _cleanup_(session_spec_freep) SessionSpec *owned_spec = spec;
-        _cleanup_free_ SessionRecord *r = NULL;
         _cleanup_free_ char *output = NULL;
         int files[3] = { -EBADF, -EBADF, -EBADF };
+        SessionRecord *r = NULL;
         char id[32];
-        Session *s;
         int k;
 
         if (m->stopping)
@@ -519,20 +710,18 @@ int manager_start_session(Manager *m, sd_bus_message *request, const Credentials
         if (k < 0)
                 return k;
         if (!spec->environment) {
-                k = default_environment(owner, &spec->environment);
+                k = manager_default_environment(owner->uid, &spec->environment);
                 if (k < 0)
                         return sd_bus_error_set_errno(error, k);
         }
         k = check_runnable(spec, error);
         if (k < 0)
                 return k;
+        k = check_after(m, spec, error);
+        if (k < 0)
+                return k;
 
-        r = new0(SessionRecord, 1);
-        if (!r)
-                return sd_bus_error_set_errno(error, -ENOMEM);
-        r->manager = m;
         snprintf(id, sizeof(id), "%llu", m->next_id++);
-
         k = make_output_directory(m, id, owner, stdio[1] < 0 || stdio[2] < 0, &output, files);
         if (k < 0)
                 return sd_bus_error_set_errnof(error, k, "Cannot create the session's output directory: %s", strerror_abs(k));
@@ -550,81 +739,59 @@ int manager_start_session(Manager *m, sd_bus_message *request, const Credentials
                 }
         }
 
-        r->owner = (Credentials) { .uid = owner->uid, .gid = owner->gid };
-        if (owner->n_groups > 0) {
-                r->owner.groups = reallocarray(NULL, owner->n_groups, sizeof(gid_t));
-                if (!r->owner.groups) {
-                        remove_output_directory(output);
-                        return sd_bus_error_set_errno(error, -ENOMEM);
-                }
-                memcpy(r->owner.groups, owner->groups, owner->n_groups * sizeof(gid_t));
-                r->owner.n_groups = owner->n_groups;
-        }
-        if (asprintf(&r->path, PROFD_BUS_SESSION_PREFIX "/%s", id) < 0) {
-                credentials_done(&r->owner);
+        /* Without a WorkingDirectory the target starts where its output goes, as the supporters do. */
+        if (!spec->working_directory && !(spec->working_directory = strdup(output))) {
                 remove_output_directory(output);
                 return sd_bus_error_set_errno(error, -ENOMEM);
         }
 
-        /* Without a WorkingDirectory the target starts where its output goes, as the supporters do. */
-        if (!spec->working_directory) {
-                spec->working_directory = strdup(output);
-                if (!spec->working_directory) {
-                        credentials_done(&r->owner);
-                        free(r->path);
-                        remove_output_directory(output);
-                        return sd_bus_error_set_errno(error, -ENOMEM);
-                }
-        }
-
-        k = executor_add_session(m->executor, id, TAKE_PTR(owned_spec), &s);
-        if (k >= 0 && geteuid() == 0)
-                k = executor_session_set_credentials(s, owner->uid, owner->gid, owner->groups, owner->n_groups);
-        if (k >= 0)
-                k = executor_session_set_output_directory(s, output);
+        k = manager_new_record(m, id, owner->uid, owner->gid, owner->groups, owner->n_groups, TAKE_PTR(owned_spec),
+                               output, &r);
         if (k < 0) {
-                if (k >= 0 || s)
-                        executor_remove_session(s);
-                credentials_done(&r->owner);
-                free(r->path);
                 remove_output_directory(output);
                 return sd_bus_error_set_errnof(error, k, "Cannot set the session up: %s", strerror_abs(k));
         }
-        executor_session_take_stdio(s, stdio);
-        r->session = s;
-        r->output_directory = TAKE_PTR(output);
+        executor_session_take_stdio(r->session, stdio);
         r->created_realtime = now_usec(CLOCK_REALTIME);
+        r->created_monotonic = now_usec(CLOCK_MONOTONIC);
 
-        if (s->spec->bind_to_caller) {
+        if (r->session->spec->bind_to_caller) {
                 if (m->bus && sd_bus_message_get_bus(request) == m->bus)
                         k = watch_caller(r, m->bus, sd_bus_message_get_sender(request));
                 else
                         r->caller_peer = sd_bus_ref(sd_bus_message_get_bus(request));
                 if (k < 0) {
-                        session_record_free(TAKE_PTR(r));
+                        session_record_free(r);
+                        remove_output_directory(output);
                         return sd_bus_error_set_errnof(error, k, "Cannot watch the caller: %s", strerror_abs(k));
                 }
         }
 
-        if (!tsearch(r, &m->records_by_id, compare_record_id)) {
-                session_record_free(TAKE_PTR(r));
-                return sd_bus_error_set_errno(error, -ENOMEM);
+        k = manager_register_session(m, r);
+        if (k >= 0) {
+                k = manager_submit(m, r, false);
+                if (k < 0)
+                        manager_unregister_session(m, r);
         }
-        LIST_PREPEND(records, m->records, r);
-        m->n_records++;
+        if (k < 0) {
+                session_record_free(r);
+                remove_output_directory(output);
+                return sd_bus_error_set_errnof(error, k, "Cannot queue the session: %s", strerror_abs(k));
+        }
         r->start_request = sd_bus_message_ref(request);
 
-        /* Admitted at once for now; a scheduler decides here later. Starting comes first, so that
-         * systemd is asked for the scopes before anything else is written anywhere; the session
-         * is announced right after, with the state it has reached. */
-        k = manager_dispatch(r, &(SessionEvent) { .type = SESSION_EVENT_START });
-        if (k < 0)
-                log_warning_errno(k, "Session %s: failed to start: %m", id);
+        /* Starting comes first, so that systemd is asked for the scopes before anything else is
+         * written anywhere; the session is announced right after, with the state it has reached.
+         * A session that has to wait is answered at once: it exists, and says what it waits for. */
+        manager_run_queue(m);
+        if (r->start_request && r->session->state == SESSION_QUEUED)
+                manager_bus_reply_start(r);
         r->announced = true;
         manager_bus_session_new(r);
-        log_info("Session %s: started by uid %u: %s", id, (unsigned) r->owner.uid, s->spec->target[0]);
+        log_session_message(r, r->session->state == SESSION_QUEUED ? "queued." : "started.");
+        manager_save_record(r);
 
-        *ret = TAKE_PTR(r);
+        *ret = r;
         return 0;
 }
 
@@ -887,6 +1054,11 @@ Manager *manager_free(Manager *m) {
                 session_record_free(r);
         }
         tdestroy(m->records_by_id, free_nothing);
+        scheduler_free(m->scheduler);
+        sd_event_source_disable_unref(m->queue_source);
+        sd_event_source_disable_unref(m->save_source);
+        store_free(m->store);
+        free(m->boot_id);
         for (size_t i = 0; i < ELEMENTSOF(m->callers); i++) {
                 free(m->callers[i].sender);
                 credentials_done(&m->callers[i].creds);
@@ -1011,6 +1183,15 @@ int manager_start(Manager *m, const char *listen_address, ScopeBackendType backe
         }
 
         r = manager_pick_backend(m, backend);
+        if (r < 0)
+                return r;
+
+        r = scheduler_new(&m->scheduler, m->config.max_parallel_sessions, m->config.max_parallel_sessions_per_user,
+                          manager_dependency_state, m);
+        if (r < 0)
+                return r;
+        /* Before the name is taken: callers find the sessions of the previous profd there already. */
+        r = manager_load_records(m);
         if (r < 0)
                 return r;
 

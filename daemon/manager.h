@@ -7,7 +7,9 @@
 #include "conf.h"
 #include "executor.h"
 #include "list.h"
+#include "scheduler.h"
 #include "scope.h"
+#include "store.h"
 
 /* The daemon: sessions owned by the users who asked for them, on one event loop. Data flows one way
  * (STYLE.md): the bus code decodes a request and calls in here; the Manager owns the Sessions (via
@@ -39,8 +41,15 @@ struct SessionRecord {
         Credentials owner;
         char *output_directory;
         usec_t created_realtime, finished_realtime;
+        usec_t created_monotonic;
         bool finished_seen;             /* counted out of the live sessions */
         bool announced;                 /* SessionNew sent: changes are signalled from now on */
+        bool adopted;                   /* started by an earlier profd */
+        Job *job;                       /* in the scheduler while queued or running; owned by it */
+
+        bool save_queued;               /* its record is to be written (manager_save_record()) */
+        bool save_failed;               /* the last write failed (said once) */
+        LIST_FIELDS(SessionRecord, save_queue);
 
         sd_bus_message *start_request;  /* StartSession, answered once the target runs */
         sd_bus_slot *caller_match;      /* BindToCaller on a bus: its unique name losing its owner */
@@ -69,6 +78,15 @@ struct Manager {
         ManagerMode mode;
         Config config;
         char *state_directory;          /* sessions go in <this>/sessions/<id> */
+
+        Scheduler *scheduler;           /* who runs when: Claims, Uses, Group, After, the limits */
+        sd_event_source *queue_source;  /* runs the queue after a session ended */
+        Store *store;                   /* <state>/records */
+        char *boot_id;
+        sd_event_source *save_source;   /* writes the records of save_queue */
+        unsigned finished_since_prune;  /* KeepRecords= is enforced every KeepRecords/8 ends */
+        bool prune_pending;
+        LIST_HEAD(SessionRecord, save_queue);
 
         sd_bus *bus;                    /* the bus we serve on (not in listen mode) */
         sd_bus *systemd_bus;            /* where the service manager is, for the systemd backend */
@@ -112,6 +130,32 @@ int manager_start_session(Manager *m, sd_bus_message *request, const Credentials
 
 /* session_dispatch() with the session's id on every message logged meanwhile. */
 int manager_dispatch(SessionRecord *r, const SessionEvent *e);
+
+/* from manager-records.c */
+int manager_record_to_stored(SessionRecord *r, StoredSession **ret);
+/* Writes the record of `r` soon (now, with _flush()). */
+void manager_save_record(SessionRecord *r);
+void manager_save_record_flush(SessionRecord *r);
+int manager_load_records(Manager *m);
+void manager_prune_records(Manager *m);
+/* Forget(): a finished session's record and output go. */
+int manager_forget(Manager *m, const char *id, uid_t caller, sd_bus_error *error);
+DependencyState manager_dependency_state(const char *id, void *userdata);
+
+/* Building blocks shared by StartSession and re-adoption. */
+int manager_default_environment(uid_t uid, char ***ret);
+/* A SessionRecord with its Session (state queued, taking `spec` also on failure), not registered. */
+int manager_new_record(Manager *m, const char *id, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups,
+                       SessionSpec *spec, const char *output_directory, SessionRecord **ret);
+/* Frees a record that was never registered. */
+void manager_discard_record(Manager *m, SessionRecord *r);
+int manager_register_session(Manager *m, SessionRecord *r);
+/* Drops a finished session: off the bus, out of the registry. */
+void manager_remove_session(Manager *m, SessionRecord *r);
+/* Queues `r` in the scheduler; `running`: it runs already (re-adopted). */
+int manager_submit(Manager *m, SessionRecord *r, bool running);
+/* Starts what the scheduler lets start, and ends what can never start. */
+void manager_run_queue(Manager *m);
 
 /* Sends `sig` to `whom` (target, supporters, all, or a supporter's name). */
 int manager_kill(SessionRecord *r, const char *whom, int sig, sd_bus_error *error);

@@ -61,7 +61,7 @@ static int append_processes(sd_bus_message *reply, SessionRecord *r) {
                 executor_process_accounting(p, &cpu, &memory);
                 k = sd_bus_message_append(reply, "(sssuiit)", p->name, process_role_to_string(p->role),
                                           process_state_to_string(p->state), (uint32_t) p->pid,
-                                          p->exit_code == CLD_EXITED ? p->exit_status : -1,
+                                          p->exit_code == CLD_EXITED && !p->exit_unknown ? p->exit_status : -1,
                                           IN_SET(p->exit_code, CLD_KILLED, CLD_DUMPED) ? p->exit_status : 0, cpu);
                 if (k < 0)
                         return k;
@@ -148,47 +148,89 @@ static int append_strv_entry(sd_bus_message *m, const char *key, char * const *l
         return k;
 }
 
-/* Everything `profctl status` shows: the properties, the spec, and per process its unit, how it
- * ended, CPU time and memory. */
-static int session_bus_append_status(sd_bus_message *reply, SessionRecord *r) {
-        Session *s = r->session;
+static int append_stored_processes(sd_bus_message *reply, const StoredSession *st) {
         int k;
+
+        k = sd_bus_message_open_container(reply, 'a', "(sssuiit)");
+        for (size_t i = 0; k >= 0 && i < st->n_processes; i++) {
+                const StoredProcess *p = &st->processes[i];
+
+                k = sd_bus_message_append(reply, "(sssuiit)", p->name, p->role, p->state, (uint32_t) p->pid,
+                                          p->exit_code == CLD_EXITED ? p->exit_status : -1,
+                                          IN_SET(p->exit_code, CLD_KILLED, CLD_DUMPED) ? p->exit_status : 0,
+                                          p->cpu_usec);
+        }
+        if (k >= 0)
+                k = sd_bus_message_close_container(reply);
+        return k;
+}
+
+/* Everything `profctl status` shows, from a record: the properties, the spec but for its
+ * environment, and per process its unit, how it ended, CPU time and memory. `live` is the session
+ * when it is still on the bus: then its environment and its place in the queue are added. */
+int bus_append_status(sd_bus_message *reply, const StoredSession *st, SessionRecord *live) {
+        uint32_t position = 0;
+        char waiting[SCHEDULER_EXPLAIN_MAX] = "";
+        int k;
+
+        if (live && live->job && live->job->state == JOB_QUEUED) {
+                position = scheduler_position(live->manager->scheduler, live->job);
+                (void) scheduler_explain(live->manager->scheduler, live->job, waiting, sizeof(waiting));
+        }
 
         k = sd_bus_message_open_container(reply, 'a', "{sv}");
         if (k < 0)
                 return k;
         k = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}",
-                                  "Id", "s", s->id,
-                                  "State", "s", session_state_to_string(s->state),
-                                  "Result", "s", s->result == SESSION_RESULT_NONE ? "" : session_result_to_string(s->result),
-                                  "StopCause", "s", s->stop_cause == STOP_CAUSE_NONE ? "" : stop_cause_to_string(s->stop_cause),
-                                  "Owner", "u", (uint32_t) r->owner.uid,
-                                  "TargetPID", "u", (uint32_t) session_target(s)->pid,
-                                  "CreatedTimestamp", "t", (uint64_t) r->created_realtime,
-                                  "FinishedTimestamp", "t", (uint64_t) r->finished_realtime,
-                                  "ExitStatus", "i", s->state == SESSION_FINISHED ? session_exit_status(s) : -1);
+                                  "Id", "s", st->id,
+                                  "State", "s", st->state,
+                                  "Result", "s", strempty(st->result),
+                                  "StopCause", "s", strempty(st->stop_cause),
+                                  "Owner", "u", (uint32_t) st->uid,
+                                  "TargetPID", "u", (uint32_t) (st->n_processes > 0 ? st->processes[0].pid : 0),
+                                  "CreatedTimestamp", "t", (uint64_t) st->created_realtime,
+                                  "FinishedTimestamp", "t", (uint64_t) st->finished_realtime,
+                                  "ExitStatus", "i", (int32_t) (streq(st->state, "finished") ? st->exit_status : -1));
         if (k >= 0)
-                k = append_string_entry(reply, "Description", s->spec->description);
+                k = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}",
+                                          "Priority", "i", (int32_t) st->priority,
+                                          "Exclusive", "b", (int) st->group_exclusive,
+                                          "QueuePosition", "u", position,
+                                          "Persisted", "b", (int) !live,
+                                          "Adopted", "b", (int) st->adopted,
+                                          "StopTimeoutUSec", "t", (uint64_t) st->stop_timeout,
+                                          "MaxDurationUSec", "t", (uint64_t) st->max_duration,
+                                          "BindToCaller", "b", (int) st->bind_to_caller);
         if (k >= 0)
-                k = append_string_entry(reply, "Slice", executor_session_slice(s));
+                k = append_string_entry(reply, "WaitingFor", waiting);
         if (k >= 0)
-                k = append_string_entry(reply, "OutputDirectory", r->output_directory);
+                k = append_string_entry(reply, "Description", st->description);
         if (k >= 0)
-                k = append_string_entry(reply, "WorkingDirectory", s->spec->working_directory);
+                k = append_string_entry(reply, "Group", st->session_group);
         if (k >= 0)
-                k = append_strv_entry(reply, "Target", s->spec->target);
+                k = append_string_entry(reply, "Slice", st->slice);
         if (k >= 0)
-                k = append_strv_entry(reply, "Environment", s->spec->environment);
+                k = append_string_entry(reply, "OutputDirectory", st->output_directory);
         if (k >= 0)
-                k = sd_bus_message_append(reply, "{sv}", "StopTimeoutUSec", "t", (uint64_t) s->spec->stop_timeout);
+                k = append_string_entry(reply, "WorkingDirectory", st->working_directory);
         if (k >= 0)
-                k = sd_bus_message_append(reply, "{sv}", "MaxDurationUSec", "t", (uint64_t) s->spec->max_duration);
+                k = append_strv_entry(reply, "Target", st->target);
+        if (k >= 0)
+                k = append_strv_entry(reply, "Environment", live ? live->session->spec->environment : NULL);
+        if (k >= 0)
+                k = append_strv_entry(reply, "Claims", st->claims);
+        if (k >= 0)
+                k = append_strv_entry(reply, "Uses", st->uses);
+        if (k >= 0)
+                k = append_strv_entry(reply, st->after_success ? "AfterSuccess" : "After", st->after);
+        if (k >= 0)
+                k = append_strv_entry(reply, "OutputFiles", st->output_files);
         if (k < 0)
                 return k;
 
         k = open_entry(reply, "Processes", "a(sssuiit)");
         if (k >= 0)
-                k = append_processes(reply, r);
+                k = append_stored_processes(reply, st);
         if (k >= 0)
                 k = close_entry(reply);
         if (k < 0)
@@ -198,24 +240,22 @@ static int session_bus_append_status(sd_bus_message *reply, SessionRecord *r) {
         k = open_entry(reply, "ProcessDetails", "aa{sv}");
         if (k >= 0)
                 k = sd_bus_message_open_container(reply, 'a', "a{sv}");
-        for (size_t i = 0; k >= 0 && i < s->n_processes; i++) {
-                Process *p = s->processes[i];
-                char end[PROCESS_FORMAT_END_MAX];
-                uint64_t cpu, memory;
+        for (size_t i = 0; k >= 0 && i < st->n_processes; i++) {
+                const StoredProcess *p = &st->processes[i];
 
-                executor_process_accounting(p, &cpu, &memory);
                 k = sd_bus_message_open_container(reply, 'a', "{sv}");
                 if (k >= 0)
-                        k = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}",
+                        k = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}",
                                                   "Name", "s", p->name,
-                                                  "Role", "s", process_role_to_string(p->role),
-                                                  "State", "s", process_state_to_string(p->state),
+                                                  "Role", "s", p->role,
+                                                  "State", "s", p->state,
                                                   "PID", "u", (uint32_t) p->pid,
-                                                  "End", "s", process_format_end(p, end, sizeof(end)),
-                                                  "CPUUSec", "t", cpu,
-                                                  "MemoryBytes", "t", memory);
+                                                  "End", "s", strempty(p->end),
+                                                  "CPUUSec", "t", p->cpu_usec,
+                                                  "MemoryBytes", "t", p->memory_bytes,
+                                                  "ExitUnknown", "b", (int) p->exit_unknown);
                 if (k >= 0)
-                        k = append_string_entry(reply, "Unit", executor_process_unit(p));
+                        k = append_string_entry(reply, "Unit", p->unit);
                 if (k >= 0)
                         k = append_strv_entry(reply, "Argv", p->argv);
                 if (k >= 0)
@@ -232,15 +272,19 @@ static int session_bus_append_status(sd_bus_message *reply, SessionRecord *r) {
 
 int bus_session_status(SessionRecord *r, sd_bus_message *m, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(stored_session_freep) StoredSession *st = NULL;
         int k;
 
         k = manager_check_owner(r, m, error);
         if (k < 0)
                 return k;
+        k = manager_record_to_stored(r, &st);
+        if (k < 0)
+                return k;
         k = sd_bus_message_new_method_return(m, &reply);
         if (k < 0)
                 return k;
-        k = session_bus_append_status(reply, r);
+        k = bus_append_status(reply, st, r);
         if (k < 0)
                 return k;
         return sd_bus_send(NULL, reply, NULL);

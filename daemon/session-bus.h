@@ -14,6 +14,9 @@ int session_bus_find(sd_bus *bus, const char *path, const char *interface, void 
                      sd_bus_error *error);
 int session_bus_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error);
 
+/* Status's a{sv}, from a record; `live` when the session is still on the bus. */
+int bus_append_status(sd_bus_message *reply, const StoredSession *st, SessionRecord *live);
+
 int bus_session_stop(SessionRecord *r, sd_bus_message *m, sd_bus_error *error);
 int bus_session_status(SessionRecord *r, sd_bus_message *m, sd_bus_error *error);
 int bus_session_kill(SessionRecord *r, sd_bus_message *m, sd_bus_error *error);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "macro.h"
@@ -106,6 +107,8 @@ struct Process {
         bool exit_unknown;              /* it exited, but not as our child: no status (re-adopted) */
 
         usec_t start_usec, exit_usec;   /* CLOCK_MONOTONIC, kept by the driver */
+        uint64_t pid_start_time;        /* of pid, in clock ticks after boot, kept by the daemon
+                                         * for re-adoption; 0: not read */
         void *driver_data;              /* owned by the driver */
 };
 

@@ -97,7 +97,8 @@ def start_profd(*extra):
 def setUpModule():
     sandboxed.install_policy()
     with open(CONFIG, "w") as f:
-        f.write("[Limits]\nSessionsPerUser=4\nProcessesPerSession=4\n[Sessions]\nKeepFinishedSec=30s\n")
+        f.write("[Limits]\nSessionsPerUser=4\nProcessesPerSession=4\n[Sessions]\nKeepFinishedSec=30s\n"
+                "[Scheduling]\nMaxParallelSessions=64\n")
     start_profd()
 
 
@@ -634,6 +635,11 @@ class SignalsTest(DaemonTest):
             wait_for("SessionRemoved", lambda: (ctx.iteration(False), any(m == "SessionRemoved" for m, _ in seen))[1])
             self.assertIn(("SessionNew", (sid, path)), seen)
             self.assertIn(("SessionRemoved", (sid, path)), seen)
+            # Off the bus, its record remains: Status reads it from there.
+            status = call("Status", "('%s',)" % sid, conn=conn, p2p=True)[0]
+            self.assertEqual((status["State"], status["Result"], status["Persisted"]), ("finished", "success", True))
+            self.assertNotIn(sid, [s[0] for s in call("ListSessions", conn=conn, p2p=True)[0]])
+            call("Forget", "('%s',)" % sid, conn=conn, p2p=True)
             with self.assertRaises(CallError) as cm:
                 call("Status", "('%s',)" % sid, conn=conn, p2p=True)
             self.assertEqual(cm.exception.name, "org.profd.Profd1.Error.NoSuchSession")

@@ -46,7 +46,7 @@ USER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/nonexistent", "LAN
 def setUpModule():
     sandboxed.install_policy()
     with open(CONFIG, "w") as f:
-        f.write("[Sessions]\nKeepFinishedSec=30s\n")
+        f.write("[Sessions]\nKeepFinishedSec=30s\n[Scheduling]\nMaxParallelSessions=64\n")
     sandboxed.start_profd(CONFIG, STATE)
 
 

@@ -36,7 +36,7 @@ class IntrospectionTest(unittest.TestCase):
                                                                                        member.get("name")))
         methods = {m.get("name") for m in interfaces["org.profd.Profd1.Manager"].findall("method")}
         self.assertEqual(methods, {"StartSession", "Stop", "Status", "ListSessions", "Kill", "Pause", "Resume",
-                                   "AddSupporter"})
+                                   "AddSupporter", "Forget", "ListRecords"})
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ OTHER = pwd.getpwnam("daemon")
 def setUpModule():
     sandboxed.install_policy()
     with open(CONFIG, "w") as f:
-        f.write("[Sessions]\nKeepFinishedSec=5min\n")
+        f.write("[Sessions]\nKeepFinishedSec=5min\n[Scheduling]\nMaxParallelSessions=64\n")
     sandboxed.start_profd(CONFIG, STATE)
 
 
