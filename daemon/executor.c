@@ -1034,6 +1034,7 @@ int executor_adopt_process(Process *p, const char *cgroup, uint64_t start_time) 
         if (r < 0)
                 return r;
         io->scope->placed = true;
+        io->scope->foreign = true;
         p->placed = true;
 
         /* Still the same process? A pidfd pins it; its start time, read after, tells it from a

@@ -129,7 +129,9 @@ bool scope_is_empty(Scope *scope) {
         size_t n = 0;
         int r;
 
-        if (kill(-scope->pid, 0) >= 0 || errno != ESRCH)
+        /* A foreign group's exited members may wait a while for whoever reaps them; its cgroup,
+         * which they leave as they exit, tells the truth. */
+        if (!(scope->foreign && scope->cgroup_procs) && (kill(-scope->pid, 0) >= 0 || errno != ESRCH))
                 return false;
         if (!scope->cgroup_procs)
                 return true;

@@ -70,6 +70,7 @@ struct Scope {
         char *memory_file;              /* memory.current or memory.usage_in_bytes, when known */
         bool placed;
         bool freezing;                  /* FreezeUnit in flight or done */
+        bool foreign;                   /* re-adopted: not our children, so not reaped by us */
 
         ScopePlacedFn placed_cb;
         void *userdata;

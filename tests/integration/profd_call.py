@@ -31,6 +31,34 @@ class CallError(Exception):
         self.message = message
 
 
+# Specs in GVariant text, as the tests write them.
+def spec(target, **keys):
+    """A StartSession spec in GVariant text."""
+    items = ["'Target': <%s>" % gv_strv(target)]
+    for k, v in keys.items():
+        items.append("'%s': <%s>" % (k, v))
+    return "({%s},)" % ", ".join(items)
+
+
+def gv_str(s):
+    return "'%s'" % s.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def gv_strv(words):
+    return "[%s]" % ", ".join(gv_str(w) for w in words)
+
+
+def gv_supporters(*supporters):
+    """Supporters as aa{sv}: each a dict of Name/Argv/Ready."""
+    out = []
+    for s in supporters:
+        fields = []
+        for k, v in s.items():
+            fields.append("'%s': <%s>" % (k, gv_strv(v) if isinstance(v, list) else gv_str(v)))
+        out.append("{%s}" % ", ".join(fields))
+    return "@aa{sv} [%s]" % ", ".join(out)
+
+
 def connect(address=None, user=False):
     if address:
         return Gio.DBusConnection.new_for_address_sync(

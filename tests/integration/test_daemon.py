@@ -32,7 +32,7 @@ from sandboxed import (PROFD, SYSTEM_PYTHON, as_user, assert_clean_journal, chil
 CALL = os.path.join(HERE, "profd_call.py")
 
 import profd_call  # noqa: E402
-from profd_call import CallError, call  # noqa: E402
+from profd_call import CallError, call, gv_str, gv_strv, gv_supporters, spec  # noqa: E402
 
 # Scratch space that every user can reach: the build directory, never /tmp (DESIGN.md).
 BASE = os.environ.get("MESON_BUILD_ROOT") or os.path.dirname(PROFD)
@@ -61,33 +61,6 @@ def call_as(user, method, args=None, path=profd_call.PATH, extra=()):
             raise CallError(name, message)
         raise AssertionError("profd_call failed: %s %s" % (out, p.stderr))
     return json.loads(out)
-
-
-def spec(target, **keys):
-    """A StartSession spec in GVariant text."""
-    items = ["'Target': <%s>" % gv_strv(target)]
-    for k, v in keys.items():
-        items.append("'%s': <%s>" % (k, v))
-    return "({%s},)" % ", ".join(items)
-
-
-def gv_str(s):
-    return "'%s'" % s.replace("\\", "\\\\").replace("'", "\\'")
-
-
-def gv_strv(words):
-    return "[%s]" % ", ".join(gv_str(w) for w in words)
-
-
-def gv_supporters(*supporters):
-    """Supporters as aa{sv}: each a dict of Name/Argv/Ready."""
-    out = []
-    for s in supporters:
-        fields = []
-        for k, v in s.items():
-            fields.append("'%s': <%s>" % (k, gv_strv(v) if isinstance(v, list) else gv_str(v)))
-        out.append("{%s}" % ", ".join(fields))
-    return "@aa{sv} [%s]" % ", ".join(out)
 
 
 def start_profd(*extra):
