@@ -116,7 +116,7 @@ class SchedulingTest(unittest.TestCase):
         self.assertEqual(self.started_names(), ["a"], "b ran while a held the claim")
         call("Stop", "('%s',)" % a)
         self.wait_state(b, "running")
-        self.assertEqual(self.started_names(), ["a", "b"])
+        wait_for("b to start", lambda: self.started_names() == ["a", "b"])
         self.assertEqual(status(a)["Result"], "stopped")
 
     def test_two_uses_run_together_and_a_claimer_waits(self):
@@ -141,14 +141,15 @@ class SchedulingTest(unittest.TestCase):
         blockers = [self.start(["sleep", "60"]) for _ in range(3)]
         for sid in blockers:
             self.wait_state(sid, "running")
-        late = self.start(self.logger("late"), Priority="<int32 5>")
-        early = self.start(self.logger("early"), Priority="<int32 -5>")
-        same = self.start(self.logger("same"), Priority="<int32 5>")
+        late = self.start(self.logger("late"), Priority="int32 5")
+        early = self.start(self.logger("early"), Priority="int32 -5")
+        same = self.start(self.logger("same"), Priority="int32 5")
         self.assertEqual([status(s)["QueuePosition"] for s in (early, late, same)], [1, 2, 3])
         self.assertIn("capacity: 3 of 3", status(late)["WaitingFor"])
-        for sid in blockers:
+        # One place at a time, so that the order of starts is the queue's.
+        for n, sid in enumerate(blockers, 1):
             call("Stop", "('%s',)" % sid)
-        wait_for("three starts", lambda: len(self.started_names()) == 3)
+            wait_for("start %d" % n, lambda: len(self.started_names()) == n)
         self.assertEqual(self.started_names(), ["early", "late", "same"])
 
     def test_burst_of_50_respects_the_capacity(self):
@@ -197,7 +198,7 @@ class SchedulingTest(unittest.TestCase):
         self.wait_state(after, "running")
         st = self.wait_finished(doomed)
         self.assertEqual((st["Result"], st["TargetPID"]), ("dependency", 0))
-        self.assertEqual(self.started_names(), ["after"])
+        wait_for("after to start", lambda: self.started_names() == ["after"])
 
         ok = self.start(["true"])
         self.wait_finished(ok)
@@ -219,7 +220,8 @@ class SchedulingTest(unittest.TestCase):
         notify = [sys.executable, "-c", "import os, socket, sys, time; "
                   "open(sys.argv[2], 'a').write(sys.argv[1] + ' START %f\\n' % time.monotonic()); "
                   "time.sleep(0.3); s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); "
-                  "s.sendto(b'READY=1', os.environ['NOTIFY_SOCKET']); time.sleep(60)"]
+                  "a = os.environ['NOTIFY_SOCKET']; a = '\\0' + a[1:] if a[0] == '@' else a; "
+                  "s.sendto(b'READY=1', a); time.sleep(60)"]
         sid = self.start(self.logger("target"), Supporters=gv_supporters(
             {"Name": "c", "Argv": notify + ["c", self.log], "Ready": "notify", "Requires": ["b-ready"]},
             {"Name": "a", "Argv": notify + ["a", self.log], "Ready": "notify", "Provides": ["a-ready"]},
