@@ -570,6 +570,7 @@ static int manager_adopt(Manager *m, const StoredSession *st) {
         }
         free(gone);
         manager_save_record(r);
+        r->announced = true;
         manager_bus_session_new(r);
         return 0;
 
