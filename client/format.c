@@ -123,6 +123,45 @@ bool session_id_is_numeric(const char *id, uint64_t *ret) {
         return true;
 }
 
+bool session_id_is_valid(const char *id) {
+        size_t n;
+
+        if (!id)
+                return false;
+        n = strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+        return n > 0 && n <= SESSION_ID_MAX && id[n] == '\0';
+}
+
+const char *format_queued(char *buf, size_t size, uint32_t position, const char *waiting_for) {
+        bool why = waiting_for && *waiting_for;
+
+        if (position > 0)
+                snprintf(buf, size, "queued (position %" PRIu32 ")%s%s", position, why ? ": " : "",
+                         why ? waiting_for : "");
+        else
+                snprintf(buf, size, "queued%s%s", why ? ": " : "", why ? waiting_for : "");
+        return buf;
+}
+
+char *strv_join(char * const *l, const char *separator) {
+        size_t n = 1, k = strlen(separator);
+        char *r, *p;
+
+        for (char * const *s = l; s && *s; s++)
+                n += strlen(*s) + (s == l ? 0 : k);
+        r = malloc(n);
+        if (!r)
+                return NULL;
+        p = r;
+        for (char * const *s = l; s && *s; s++) {
+                if (s != l)
+                        p = stpcpy(p, separator);
+                p = stpcpy(p, *s);
+        }
+        *p = '\0';
+        return r;
+}
+
 int session_id_compare(const char *a, const char *b) {
         uint64_t x, y;
         bool na = session_id_is_numeric(a, &x), nb = session_id_is_numeric(b, &y);

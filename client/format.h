@@ -30,6 +30,19 @@ int session_id_compare(const char *a, const char *b);
 /* How far id `a` is from the number `n`: for "nearest first"; UINT64_MAX when not numeric. */
 uint64_t session_id_distance(const char *id, uint64_t n);
 bool session_id_is_numeric(const char *id, uint64_t *ret);
+/* An id the daemon can have made: 1 to SESSION_ID_MAX letters, digits and '_' (so "3", not "%3",
+ * "3,4" or " 3"). */
+#define SESSION_ID_MAX 64
+bool session_id_is_valid(const char *id) _pure_;
+
+/* Where a queued session stands, as profctl says it in one line:
+ * "queued (position 3): claim 'pmu' held by session 9"; without a reason "queued (position 3)",
+ * and "queued" without a position either (0: not known). */
+#define FORMAT_QUEUED_MAX 320
+const char *format_queued(char *buf, size_t size, uint32_t position, const char *waiting_for);
+
+/* The strings of `l` joined by `separator`: "3, 4"; "" for an empty or NULL list. NULL on OOM. */
+char *strv_join(char * const *l, const char *separator);
 
 /* Display width in columns, counting every UTF-8 character as one. */
 size_t utf8_width(const char *s);

@@ -6,63 +6,35 @@
 #include "format.h"
 #include "log.h"
 #include "profctl.h"
+#include "profctl-help.h"
 #include "spec-bus.h"
 #include "spec-options.h"
 #include "strv.h"
 
-/* stop, kill, pause, resume, attach: acting on sessions that run. */
+/* stop, kill, pause, resume, attach: acting on sessions that run; forget: on finished ones. */
 
 static void stop_help(void) {
-        printf("%s stop [--no-block] ID...\n"
-               "\n"
-               "Stop sessions in order: every supporter gets SIGTERM, then the target; what\n"
-               "outlives the stop timeout gets SIGKILL. Returns once they finished, so that\n"
-               "their output is complete, as systemctl stop waits for its job.\n"
-               "\n"
-               "     --no-block     Return at once\n",
-               program_invocation_short_name);
+        print_help_profctl_stop(program_invocation_short_name);
 }
 
 static void kill_help(void) {
-        printf("%s kill [-s SIG | -SIG] [--whom=WHOM] [-j] ID...\n"
-               "%s kill [-s SIG | -SIG] [--whom=WHOM] -p PID...\n"
-               "\n"
-               "Send a signal to processes of sessions, as kill(1) does to jobs: nothing is\n"
-               "stopped in order (that is 'stop').\n"
-               "\n"
-               "  -s --signal=SIG    TERM (default), SIGUSR1, usr1, 10, RTMIN+1, ...; -SIG too\n"
-               "     --whom=WHOM     target (default), supporters, all, or a supporter's name\n"
-               "  -j --job           The arguments are session ids (default)\n"
-               "  -p --pid           The arguments are pids of processes of sessions: the\n"
-               "                     signal goes to the process's scope\n",
-               program_invocation_short_name, program_invocation_short_name);
+        print_help_profctl_kill(program_invocation_short_name);
 }
 
 static void pause_help(void) {
-        printf("%s pause ID...\n"
-               "\n"
-               "Stop every process of sessions for a while (the cgroup freezer, or SIGSTOP).\n",
-               program_invocation_short_name);
+        print_help_profctl_pause(program_invocation_short_name);
 }
 
 static void resume_help(void) {
-        printf("%s resume ID...\n"
-               "\n"
-               "Continue paused sessions.\n",
-               program_invocation_short_name);
+        print_help_profctl_resume(program_invocation_short_name);
 }
 
 static void attach_help(void) {
-        printf("%s attach ID -s '[NAME=]CMD ARGS' [--ready=exec|notify|delay:MS]...\n"
-               "\n"
-               "Add supporting processes to a running session, e.g. a profiler after the\n"
-               "fact: {pid} becomes the target's pid. Without NAME=, profd names it after\n"
-               "the command.\n"
-               "\n"
-               "  -s --supporter='[NAME=]CMD ARGS'  Quoted like a shell, without expansions;\n"
-               "                                    repeatable\n"
-               "     --ready=exec|notify|delay:MS   When the -s before it counts as ready\n",
-               program_invocation_short_name);
+        print_help_profctl_attach(program_invocation_short_name);
+}
+
+static void forget_help(void) {
+        print_help_profctl_forget(program_invocation_short_name);
 }
 
 /* The ids of a verb's operands; at least one. */
@@ -136,6 +108,7 @@ int verb_stop(int argc, char *argv[]) {
         _cleanup_strv_free_ char **ids = NULL;
         StopOptions o = { 0 };
         size_t n = 0;
+        bool lost;
         int r, status;
 
         r = verb_parse_options(argc, argv, NULL, options, stop_option, &o, stop_help);
@@ -150,8 +123,10 @@ int verb_stop(int argc, char *argv[]) {
         status = call_each(bus, ids, "Stop", "stop the session", true);
         if (status != EXIT_SUCCESS || o.no_block)
                 return status;
-        /* Their statuses are the targets' business: stopped is what was asked for. */
-        return wait_sessions(ids, n) == PROFCTL_EXIT_FAILURE ? PROFCTL_EXIT_FAILURE : EXIT_SUCCESS;
+        /* Their statuses are the targets' business (a target may exit 1 on SIGTERM, or unseen after
+         * a restart of profd): stopped is what was asked for. */
+        (void) wait_sessions(ids, n, &lost);
+        return lost ? PROFCTL_EXIT_FAILURE : EXIT_SUCCESS;
 }
 
 static int simple_verb(int argc, char *argv[], const char *member, const char *what, void (*help)(void)) {
@@ -177,6 +152,12 @@ int verb_pause(int argc, char *argv[]) {
 
 int verb_resume(int argc, char *argv[]) {
         return simple_verb(argc, argv, "Resume", "resume the session", resume_help);
+}
+
+/* The record and the output directory of finished sessions go; one that runs is refused (stop it
+ * first), and so is someone else's. */
+int verb_forget(int argc, char *argv[]) {
+        return simple_verb(argc, argv, "Forget", "forget the session", forget_help);
 }
 
 typedef struct KillOptions {

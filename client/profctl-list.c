@@ -11,6 +11,7 @@
 #include "json.h"
 #include "log.h"
 #include "profctl.h"
+#include "profctl-help.h"
 #include "strv.h"
 
 /* list (jobs) and status: what runs, for people (tables that fit the terminal, colours on a
@@ -19,29 +20,11 @@
 #define OUTPUT_FILES_MAX 20
 
 static void list_help(void) {
-        printf("%s list [OPTIONS]\n"
-               "%s jobs [OPTIONS]\n"
-               "\n"
-               "List sessions that have not finished: ID, STATE, RESULT, PID of the target,\n"
-               "OWNER, AGE and DESCRIPTION.\n"
-               "\n"
-               "  -a --all          Also the finished sessions that profd still keeps\n"
-               "     --json         A JSON array of objects with the keys id, state, result,\n"
-               "                    pid, owner_uid, owner, created_usec, description, path\n"
-               "     --no-legend    No header and no footer, for scripts\n",
-               program_invocation_short_name, program_invocation_short_name);
+        print_help_profctl_list(program_invocation_short_name);
 }
 
 static void status_help(void) {
-        printf("%s status [ID...]\n"
-               "\n"
-               "Show sessions in detail: state, result, owner, slice, the output directory\n"
-               "and the files in it, and every process with its state, how it ended, its CPU\n"
-               "time and memory. Without an ID, all of your sessions that have not finished.\n"
-               "\n"
-               "     --json         The status dictionary of each session as a JSON object,\n"
-               "                    one per line\n",
-               program_invocation_short_name);
+        print_help_profctl_status(program_invocation_short_name);
 }
 
 static const char *state_color(const char *state) {
@@ -49,6 +32,8 @@ static const char *state_color(const char *state) {
                 return ansi(ANSI_GREEN);
         if (streq(state, "paused") || startswith(state, "stopping"))
                 return ansi(ANSI_YELLOW);
+        if (streq(state, "queued"))
+                return ansi(ANSI_GREY);
         return NULL;
 }
 
@@ -58,13 +43,109 @@ static const char *result_color(const char *result) {
         return ansi(ANSI_RED);
 }
 
+/* The sessions that left the bus, from their records (ListRecords has every record, live sessions'
+ * too): added to `l` where the bus has no session of that id. */
+static int add_records(sd_bus *bus, SessionInfo **l, size_t *n) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *id, *state, *result, *description;
+        uint32_t uid;
+        uint64_t created, finished;
+        size_t n_live = *n;
+        int r;
+
+        r = bus_call_manager(bus, "ListRecords", &error, &reply, NULL);
+        if (r < 0)
+                return log_bus_error(bus, &error, r, NULL, "list the records of finished sessions");
+        r = sd_bus_message_enter_container(reply, 'a', "(sssustt)");
+        while (r >= 0 &&
+               (r = sd_bus_message_read(reply, "(sssustt)", &id, &state, &result, &uid, &description, &created,
+                                        &finished)) > 0) {
+                SessionInfo *grown, *s;
+                bool live = false;
+
+                for (size_t i = 0; i < n_live && !live; i++)
+                        live = streq((*l)[i].id, id);
+                if (live)
+                        continue;
+                grown = reallocarray(*l, *n + 1, sizeof(SessionInfo));
+                if (!grown)
+                        return log_oom();
+                *l = grown;
+                s = &(*l)[(*n)++];
+                *s = (SessionInfo) {
+                        .id = strdup(id),
+                        .state = strdup(state),
+                        .result = strdup(result),
+                        .owner_uid = uid,
+                        .description = strdup(description),
+                        .created_usec = created,
+                        .finished_usec = finished,
+                };
+                if (!s->id || !s->state || !s->result || !s->description)
+                        return log_oom();
+        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to parse the list of records: %m");
+        qsort(*l, *n, sizeof(SessionInfo), compare_session_info);
+        return 0;
+}
+
+/* Where the queued sessions stand, for those whose Status we may read (ours; everybody's for
+ * root); the others' stays unknown. */
+static int read_queue_positions(sd_bus *bus, SessionInfo *l, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                const char *key;
+                int r;
+
+                if (!streq(l[i].state, "queued") || !l[i].path)
+                        continue;
+                /* Others' are not ours to read: no call to be refused. Over -H/-M, who we are there
+                 * is not known here. */
+                if (!profctl_is_remote() && geteuid() != 0 && l[i].owner_uid != geteuid())
+                        continue;
+                r = bus_call_manager(bus, "Status", &error, &reply, "s", l[i].id);
+                if (r < 0) {
+                        log_debug("Status of session %s, skipping: %s", l[i].id, strempty(error.message));
+                        continue;
+                }
+                r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+                while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+                        const char *v;
+
+                        r = sd_bus_message_read(reply, "s", &key);
+                        if (r < 0)
+                                break;
+                        if (streq(key, "QueuePosition"))
+                                r = sd_bus_message_read(reply, "v", "u", &l[i].queue_position);
+                        else if (streq(key, "WaitingFor")) {
+                                r = sd_bus_message_read(reply, "v", "s", &v);
+                                if (r >= 0) {
+                                        free(l[i].waiting_for);
+                                        l[i].waiting_for = strdup(v);
+                                        if (!l[i].waiting_for)
+                                                return log_oom();
+                                }
+                        } else
+                                r = sd_bus_message_skip(reply, "v");
+                        if (r >= 0)
+                                r = sd_bus_message_exit_container(reply);
+                }
+                if (r < 0)
+                        log_debug_errno(r, "Failed to parse the status of session %s, ignoring: %m", l[i].id);
+        }
+        return 0;
+}
+
 static void list_write_json(const SessionInfo *l, size_t n, bool all) {
         bool first = true;
 
         fputc('[', stdout);
         for (size_t i = 0; i < n; i++) {
                 const SessionInfo *s = &l[i];
-                bool finished = streq(s->state, "finished");
+                bool finished = streq(s->state, "finished"), queued = streq(s->state, "queued");
                 char owner[64];
 
                 if (!all && finished)
@@ -82,10 +163,21 @@ static void list_write_json(const SessionInfo *l, size_t n, bool all) {
                         fputs(",\"pid\":null", stdout);
                 fprintf(stdout, ",\"owner_uid\":%" PRIu32 ",\"owner\":", s->owner_uid);
                 json_write_string(stdout, owner_name(s->owner_uid, owner, sizeof(owner)));
-                fprintf(stdout, ",\"created_usec\":%" PRIu64 ",\"description\":", s->created_usec);
+                fprintf(stdout, ",\"created_usec\":%" PRIu64 ",\"finished_usec\":%" PRIu64 ",\"description\":",
+                        s->created_usec, s->finished_usec);
                 json_write_string(stdout, s->description);
                 fputs(",\"path\":", stdout);
-                json_write_string(stdout, s->path);
+                if (s->path)
+                        json_write_string(stdout, s->path);
+                else
+                        fputs("null", stdout);
+                /* Known for queued sessions whose Status we may read; not queued: 0 and "". */
+                if (queued && !s->waiting_for)
+                        fputs(",\"queue_position\":null,\"waiting_for\":null", stdout);
+                else {
+                        fprintf(stdout, ",\"queue_position\":%" PRIu32 ",\"waiting_for\":", s->queue_position);
+                        json_write_string(stdout, strempty(s->waiting_for));
+                }
                 fputc('}', stdout);
         }
         fputs("]\n", stdout);
@@ -96,6 +188,17 @@ static int list_option(int opt, const char *arg, void *userdata) {
 
         *all = true; /* -a, the only one */
         return 0;
+}
+
+/* "5s ago", or "-" before it finished. */
+static const char *format_finished(char *buf, size_t size, usec_t finished, usec_t now) {
+        char age[FORMAT_SIZE_MAX];
+
+        if (finished == 0)
+                snprintf(buf, size, "-");
+        else
+                snprintf(buf, size, "%s ago", format_age(age, sizeof(age), now > finished ? now - finished : 0));
+        return buf;
 }
 
 int verb_list(int argc, char *argv[]) {
@@ -126,17 +229,29 @@ int verb_list(int argc, char *argv[]) {
         r = list_sessions(bus, true, &l, &n);
         if (r < 0)
                 return PROFCTL_EXIT_FAILURE;
+        /* What the bus has is listed even when the records cannot be: but not as a success. */
+        if (all && add_records(bus, &l, &n) < 0)
+                status = PROFCTL_EXIT_FAILURE;
+        if (read_queue_positions(bus, l, n) < 0) {
+                status = PROFCTL_EXIT_FAILURE;
+                goto finish;
+        }
 
         if (arg_json) {
                 list_write_json(l, n, all);
                 goto finish;
         }
 
-        r = table_new(&t, 6, "ID", "STATE", "RESULT", "PID", "OWNER", "AGE", "DESCRIPTION", NULL);
+        /* With --all, when each finished too: the point of listing finished sessions. */
+        if (all)
+                r = table_new(&t, 7, "ID", "STATE", "RESULT", "PID", "OWNER", "AGE", "FINISHED", "DESCRIPTION",
+                              NULL);
+        else
+                r = table_new(&t, 6, "ID", "STATE", "RESULT", "PID", "OWNER", "AGE", "DESCRIPTION", NULL);
         for (size_t i = 0; r >= 0 && i < n; i++) {
                 const SessionInfo *s = &l[i];
                 bool finished = streq(s->state, "finished");
-                char pid[16] = "", owner[64], age[FORMAT_SIZE_MAX] = "-";
+                char pid[16] = "", owner[64], age[FORMAT_SIZE_MAX] = "-", ended[FORMAT_SIZE_MAX + 8];
 
                 if (!all && finished) {
                         hidden++;
@@ -157,6 +272,8 @@ int verb_list(int argc, char *argv[]) {
                         r = table_add(t, owner_name(s->owner_uid, owner, sizeof(owner)), NULL);
                 if (r >= 0)
                         r = table_add(t, age, NULL);
+                if (r >= 0 && all)
+                        r = table_add(t, format_finished(ended, sizeof(ended), s->finished_usec, now), NULL);
                 if (r >= 0)
                         r = table_add(t, s->description, NULL);
         }
@@ -169,8 +286,19 @@ int verb_list(int argc, char *argv[]) {
         if (table_rows(t) > 0)
                 table_print(t, stdout, terminal_columns(), !arg_no_legend, ansi(ANSI_HEADER), use_utf8());
         if (!arg_no_legend) {
-                printf("%s%zu session%s listed.", table_rows(t) > 0 ? "\n" : "", table_rows(t),
-                       table_rows(t) == 1 ? "" : "s");
+                bool blank = table_rows(t) > 0;
+
+                /* What the queued sessions wait for, as far as we may know. */
+                for (size_t i = 0; i < n; i++) {
+                        char queued[FORMAT_QUEUED_MAX];
+
+                        if (!streq(l[i].state, "queued") || !l[i].waiting_for)
+                                continue;
+                        printf("%sSession %s is %s.\n", blank ? "\n" : "", l[i].id,
+                               format_queued(queued, sizeof(queued), l[i].queue_position, l[i].waiting_for));
+                        blank = false;
+                }
+                printf("%s%zu session%s listed.", blank ? "\n" : "", table_rows(t), table_rows(t) == 1 ? "" : "s");
                 if (hidden > 0)
                         printf(" Pass --all to see %zu finished session%s too.", hidden, hidden == 1 ? "" : "s");
                 fputc('\n', stdout);
@@ -311,21 +439,43 @@ typedef struct ProcessDetails {
         const char *name, *role, *state, *end;
         uint32_t pid;
         uint64_t cpu_usec, memory_bytes;
+        int exit_unknown;       /* it ended while profd was not watching */
 } ProcessDetails;
 
 typedef struct StatusInfo {
         const char *id, *state, *result, *description, *slice, *output_directory, *stop_cause;
-        uint32_t owner;
-        int exit_status;
+        const char *waiting_for, *group;
+        uint32_t owner, target_pid, queue_position;
+        int exit_status, priority, exclusive, persisted, adopted;
         uint64_t created_usec, finished_usec;
-        char **target;
+        char **target, **claims, **uses, **after;
+        bool after_success;     /* `after` came as AfterSuccess */
         ProcessDetails *processes;
         size_t n_processes;
 } StatusInfo;
 
 static void status_info_done(StatusInfo *s) {
         strv_free(s->target);
+        strv_free(s->claims);
+        strv_free(s->uses);
+        strv_free(s->after);
         free(s->processes);
+}
+
+/* An `as` in a variant. */
+static int read_strv_variant(sd_bus_message *m, char ***ret) {
+        char **l = NULL;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'v', "as");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read_strv(m, &l);
+        if (r < 0)
+                return r;
+        strv_free(*ret);
+        *ret = l;
+        return sd_bus_message_exit_container(m);
 }
 
 static int read_process_details(sd_bus_message *m, StatusInfo *s) {
@@ -367,6 +517,8 @@ static int read_process_details(sd_bus_message *m, StatusInfo *s) {
                                 r = sd_bus_message_read(m, "v", "t", &p->cpu_usec);
                         else if (streq(key, "MemoryBytes"))
                                 r = sd_bus_message_read(m, "v", "t", &p->memory_bytes);
+                        else if (streq(key, "ExitUnknown"))
+                                r = sd_bus_message_read(m, "v", "b", &p->exit_unknown);
                         else
                                 r = sd_bus_message_skip(m, "v");
                         if (r < 0)
@@ -395,7 +547,8 @@ static int read_status_info(sd_bus_message *m, StatusInfo *ret) {
         int r;
 
         *ret = (StatusInfo) { .exit_status = -1, .id = "", .state = "", .result = "", .description = "",
-                              .slice = "", .output_directory = "", .stop_cause = "" };
+                              .slice = "", .output_directory = "", .stop_cause = "", .waiting_for = "",
+                              .group = "" };
         r = sd_bus_message_enter_container(m, 'a', "{sv}");
         if (r < 0)
                 return r;
@@ -425,12 +578,31 @@ static int read_status_info(sd_bus_message *m, StatusInfo *ret) {
                         r = sd_bus_message_read(m, "v", "t", &ret->created_usec);
                 else if (streq(key, "FinishedTimestamp"))
                         r = sd_bus_message_read(m, "v", "t", &ret->finished_usec);
-                else if (streq(key, "Target")) {
-                        r = sd_bus_message_enter_container(m, 'v', "as");
-                        if (r >= 0)
-                                r = sd_bus_message_read_strv(m, &ret->target);
-                        if (r >= 0)
-                                r = sd_bus_message_exit_container(m);
+                else if (streq(key, "TargetPID"))
+                        r = sd_bus_message_read(m, "v", "u", &ret->target_pid);
+                else if (streq(key, "QueuePosition"))
+                        r = sd_bus_message_read(m, "v", "u", &ret->queue_position);
+                else if (streq(key, "WaitingFor"))
+                        r = sd_bus_message_read(m, "v", "s", &ret->waiting_for);
+                else if (streq(key, "Persisted"))
+                        r = sd_bus_message_read(m, "v", "b", &ret->persisted);
+                else if (streq(key, "Adopted"))
+                        r = sd_bus_message_read(m, "v", "b", &ret->adopted);
+                else if (streq(key, "Group"))
+                        r = sd_bus_message_read(m, "v", "s", &ret->group);
+                else if (streq(key, "Exclusive"))
+                        r = sd_bus_message_read(m, "v", "b", &ret->exclusive);
+                else if (streq(key, "Priority"))
+                        r = sd_bus_message_read(m, "v", "i", &ret->priority);
+                else if (streq(key, "Target"))
+                        r = read_strv_variant(m, &ret->target);
+                else if (streq(key, "Claims"))
+                        r = read_strv_variant(m, &ret->claims);
+                else if (streq(key, "Uses"))
+                        r = read_strv_variant(m, &ret->uses);
+                else if (streq(key, "After") || streq(key, "AfterSuccess")) {
+                        ret->after_success = streq(key, "AfterSuccess");
+                        r = read_strv_variant(m, &ret->after);
                 } else if (streq(key, "ProcessDetails"))
                         r = read_process_details(m, ret);
                 else
@@ -527,9 +699,12 @@ static void print_processes(const StatusInfo *s) {
         for (size_t i = 0; r >= 0 && i < s->n_processes; i++) {
                 const ProcessDetails *p = &s->processes[i];
                 char pid[16] = "-", cpu[FORMAT_SIZE_MAX], memory[FORMAT_SIZE_MAX];
-                /* While it runs, "how it ended" only repeats the state. */
-                const char *end = streq(p->end, p->state) ? "-" : p->end;
-                bool failed = !streq(end, "-") && !streq(end, "exited 0") && !startswith(end, "killed by SIGTERM");
+                /* While it runs, "how it ended" only repeats the state. It ended unseen while profd
+                 * was restarted: no status to tell, nor to call a failure. */
+                const char *end = p->exit_unknown ? "exited, status unknown" :
+                                  streq(p->end, p->state) ? "-" : p->end;
+                bool failed = !p->exit_unknown && !streq(end, "-") && !streq(end, "exited 0") &&
+                              !streq(end, "never started") && !startswith(end, "killed by SIGTERM");
 
                 if (p->pid > 0)
                         snprintf(pid, sizeof(pid), "%" PRIu32, p->pid);
@@ -541,7 +716,8 @@ static void print_processes(const StatusInfo *s) {
                 if (r >= 0)
                         r = table_add(t, p->state, state_color(p->state));
                 if (r >= 0)
-                        r = table_add(t, end, failed ? ansi(ANSI_RED) : NULL);
+                        r = table_add(t, end, failed ? ansi(ANSI_RED) :
+                                              p->exit_unknown ? ansi(ANSI_YELLOW) : NULL);
                 if (r >= 0)
                         r = table_add(t, format_cpu(cpu, sizeof(cpu), p->cpu_usec), NULL);
                 if (r >= 0)
@@ -554,12 +730,35 @@ static void print_processes(const StatusInfo *s) {
         table_print(t, stdout, terminal_columns(), true, ansi(ANSI_HEADER), use_utf8());
 }
 
+/* What the session was queued with, where it was given. */
+static void print_scheduling(const StatusInfo *s) {
+        if (s->claims && s->claims[0]) {
+                _cleanup_free_ char *l = strv_join(s->claims, ", ");
+
+                print_field("Claims", "%s", l ? l : "?");
+        }
+        if (s->uses && s->uses[0]) {
+                _cleanup_free_ char *l = strv_join(s->uses, ", ");
+
+                print_field("Uses", "%s", l ? l : "?");
+        }
+        if (s->priority != 0)
+                print_field("Priority", "%d (lower runs first)", s->priority);
+        if (*s->group)
+                print_field("Group", "%s%s", s->group, s->exclusive ? " (exclusive: one at a time)" : "");
+        if (s->after && s->after[0]) {
+                _cleanup_free_ char *l = strv_join(s->after, ", ");
+
+                print_field("After", "%s%s", l ? l : "?", s->after_success ? " (each must succeed)" : "");
+        }
+}
+
 static void print_status(const StatusInfo *s) {
         _cleanup_free_ char *command = NULL;
         const char *dot_color;
         char owner[64], when[128], age[FORMAT_SIZE_MAX];
         usec_t now = now_usec(CLOCK_REALTIME);
-        bool finished = streq(s->state, "finished");
+        bool finished = streq(s->state, "finished"), queued = streq(s->state, "queued");
 
         /* The dot says at a glance how it goes, as in systemctl status. */
         if (!finished)
@@ -572,23 +771,52 @@ static void print_status(const StatusInfo *s) {
                 printf(" - %s", s->description);
         fputc('\n', stdout);
 
-        print_field("State", "%s%s%s", strempty(state_color(s->state)), s->state, state_color(s->state) ? "\033[0m" : "");
-        if (finished)
-                print_field("Result", "%s%s%s (exit status %d)", strempty(result_color(s->result)), s->result,
-                            result_color(s->result) ? "\033[0m" : "", s->exit_status);
-        else
+        if (queued) {
+                char position[FORMAT_QUEUED_MAX];
+
+                print_field("State", "%s%s%s", strempty(state_color(s->state)),
+                            format_queued(position, sizeof(position), s->queue_position, NULL),
+                            state_color(s->state) ? "\033[0m" : "");
+                if (*s->waiting_for)
+                        print_field("Waiting", "%s", s->waiting_for);
+        } else
+                print_field("State", "%s%s%s", strempty(state_color(s->state)), s->state,
+                            state_color(s->state) ? "\033[0m" : "");
+        if (finished) {
+                char how[64];
+
+                /* A session that never ran has no exit status but a made-up one. */
+                if (s->target_pid == 0)
+                        snprintf(how, sizeof(how), "never ran");
+                else if (s->exit_status < 0)
+                        snprintf(how, sizeof(how), "exit status unknown");
+                else
+                        snprintf(how, sizeof(how), "exit status %d", s->exit_status);
+                print_field("Result", "%s%s%s (%s)", strempty(result_color(s->result)), s->result,
+                            result_color(s->result) ? "\033[0m" : "", how);
+        } else
                 print_field("Result", "-");
+        /* Not on the bus any more, or taken over after a restart: what is shown is what the record
+         * kept, and how a process ended unseen is not known. */
+        if (s->persisted || s->adopted)
+                print_field("Record", "%s%s%s",
+                            s->persisted ? "read from disk, the session is no longer on the bus" : "",
+                            s->persisted && s->adopted ? "; " : "",
+                            s->adopted ? "adopted after a restart of profd" : "");
         print_field("Owner", "%s (%" PRIu32 ")", owner_name(s->owner, owner, sizeof(owner)), s->owner);
         if (s->target) {
                 command = command_line_description(s->target, SIZE_MAX, use_utf8());
                 if (command)
                         print_field("Command", "%s", command);
         }
+        print_scheduling(s);
         print_field("Slice", "%s", *s->slice ? s->slice : "-");
         print_field("Output", "%s", *s->output_directory ? s->output_directory : "-");
         print_output_files(s->output_directory);
+        /* Created is when it was asked for; the target started then unless it had to wait. */
         if (s->created_usec > 0)
-                print_field("Started", "%s; %s ago", format_timestamp(when, sizeof(when), s->created_usec),
+                print_field(queued ? "Queued" : s->target_pid == 0 ? "Created" : "Started", "%s; %s ago",
+                            format_timestamp(when, sizeof(when), s->created_usec),
                             format_age(age, sizeof(age), now > s->created_usec ? now - s->created_usec : 0));
         if (finished && s->finished_usec > 0)
                 print_field("Finished", "%s; %s ago", format_timestamp(when, sizeof(when), s->finished_usec),

@@ -8,6 +8,7 @@
 #include "json.h"
 #include "log.h"
 #include "profctl.h"
+#include "profctl-help.h"
 #include "spec-bus.h"
 #include "spec-options.h"
 #include "strv.h"
@@ -56,52 +57,20 @@ enum {
         ARG_CLAIM,
         ARG_USE,
         ARG_PRIORITY,
+        ARG_GROUP,
+        ARG_EXCLUSIVE,
+        ARG_AFTER,
+        ARG_AFTER_SUCCESS,
         ARG_CWD,
         ARG_DETACH,
 };
 
-#define SESSION_OPTIONS_HELP                                                                    \
-        "  -s --supporter='[NAME=]CMD ARGS'  Run a supporting process; {pid} in it becomes\n"    \
-        "                                    the target's pid. Quoted like a shell, without\n"   \
-        "                                    expansions. Repeatable.\n"                          \
-        "     --ready=exec|notify|delay:MS   When the -s before it counts as ready\n"            \
-        "     --perf[=ARGS]                  Shortcut: -s 'perf=perf record ARGS -o perf.data\n" \
-        "                                    -p {pid}' --ready=delay:300 (ARGS: -g)\n"           \
-        "     --max-duration=SEC             Stop the session after this long\n"                 \
-        "     --stop-timeout=SEC             Grace per teardown stage (default: 10s)\n"          \
-        "     --claim=NAME                   Hold a resource exclusively (repeatable)\n"         \
-        "     --use=NAME                     Share a resource (repeatable)\n"                    \
-        "     --priority=N                   -1000..1000, higher first\n"                        \
-        "  -d --description=TEXT             Default: the command line\n"                        \
-        "  -E --setenv=VAR=VALUE             Set a variable for the session (repeatable)\n"      \
-        "     --cwd=DIR                      Working directory (default: the current one)\n"
-
 static void run_help(void) {
-        printf("%s run [OPTIONS] -- CMD [ARGS...]\n"
-               "\n"
-               "Run CMD as a profiling session in the foreground: it gets this terminal (or\n"
-               "whatever stdin, stdout and stderr are), this environment and directory, and\n"
-               "profctl exits with its status. Ctrl-C stops the session in order (supporters\n"
-               "first), a second Ctrl-C kills it; Ctrl-Z pauses it and 'fg' resumes it.\n"
-               "\n"
-               SESSION_OPTIONS_HELP
-               "     --detach                       Keep running when profctl goes away\n"
-               "     --json                         The result as JSON on stdout at the end\n"
-               "  -q --quiet                        No summary on stderr\n",
-               program_invocation_short_name);
+        print_help_profctl_run(program_invocation_short_name);
 }
 
 static void start_help(void) {
-        printf("%s start [OPTIONS] -- CMD [ARGS...]\n"
-               "\n"
-               "Start CMD as a profiling session in the background, like 'CMD &': prints\n"
-               "'[ID] PID' and where the output goes (target.stdout, target.stderr and the\n"
-               "supporters' files in the session's output directory).\n"
-               "\n"
-               SESSION_OPTIONS_HELP
-               "     --json                         {\"id\",\"pid\",\"path\",\"output_directory\"}\n"
-               "  -q --quiet                        Print only '[ID] PID'\n",
-               program_invocation_short_name);
+        print_help_profctl_start(program_invocation_short_name);
 }
 
 /* --perf[=ARGS]: perf record attached to the target; it needs a moment to attach. */
@@ -190,9 +159,45 @@ static int run_option(int opt, const char *arg, void *userdata) {
                 errno = 0;
                 v = strtol(arg, &end, 10);
                 if (errno != 0 || !*arg || *end || v < SPEC_PRIORITY_MIN || v > SPEC_PRIORITY_MAX)
-                        return log_error_errno(EINVAL, "Invalid --priority '%s': expected an integer from %d to %d.",
-                                               arg, SPEC_PRIORITY_MIN, SPEC_PRIORITY_MAX);
+                        return log_error_errno(EINVAL, "Invalid --priority '%s': expected an integer from %d to %d "
+                                               "(lower runs first).", arg, SPEC_PRIORITY_MIN, SPEC_PRIORITY_MAX);
                 o->spec->priority = (int) v;
+                return 0;
+        }
+        case ARG_GROUP: {
+                char *copy;
+
+                if (!resource_name_is_valid(arg))
+                        return log_error_errno(EINVAL, "Invalid --group '%s': expected a name of printable characters, "
+                                               "without blanks, at most %d bytes.", arg, SPEC_NAME_MAX);
+                copy = strdup(arg);
+                if (!copy)
+                        return log_oom();
+                free(o->spec->group);
+                o->spec->group = copy;
+                return 0;
+        }
+        case ARG_EXCLUSIVE:
+                o->spec->group_exclusive = true;
+                return 0;
+        case ARG_AFTER:
+        case ARG_AFTER_SUCCESS: {
+                bool success = opt == ARG_AFTER_SUCCESS;
+                const char *option = success ? "--after-success" : "--after", *id = session_ref_to_id(arg);
+
+                /* One list with one meaning, as the daemon takes it: AfterSuccess waits as After does. */
+                if (o->spec->after && o->spec->after_success != success)
+                        return log_error_errno(EINVAL, "Invalid %s '%s': --after and --after-success exclude each "
+                                               "other (--after-success waits as --after does, and then needs the "
+                                               "sessions to have succeeded); give every ID with one of them.",
+                                               option, arg);
+                if (!session_id_is_valid(id))
+                        return log_error_errno(EINVAL, "Invalid %s '%s': expected a session id such as 3 or %%3, "
+                                               "one per option.", option, arg);
+                r = strv_push(&o->spec->after, id);
+                if (r < 0)
+                        return log_oom();
+                o->spec->after_success = success;
                 return 0;
         }
         case 'd':
@@ -252,18 +257,22 @@ static int environment_set(char ***env, const char *assignment) {
  * run it. Over -H/-M neither means anything on the other machine: only what was asked for. */
 static int run_parse(int argc, char *argv[], bool run, RunOptions *o) {
         static const struct option run_options[] = {
-                { "supporter",    required_argument, NULL, 's'              },
-                { "ready",        required_argument, NULL, ARG_READY        },
-                { "perf",         optional_argument, NULL, ARG_PERF         },
-                { "max-duration", required_argument, NULL, ARG_MAX_DURATION },
-                { "stop-timeout", required_argument, NULL, ARG_STOP_TIMEOUT },
-                { "claim",        required_argument, NULL, ARG_CLAIM        },
-                { "use",          required_argument, NULL, ARG_USE          },
-                { "priority",     required_argument, NULL, ARG_PRIORITY     },
-                { "description",  required_argument, NULL, 'd'              },
-                { "setenv",       required_argument, NULL, 'E'              },
-                { "cwd",          required_argument, NULL, ARG_CWD          },
-                { "detach",       no_argument,       NULL, ARG_DETACH       },
+                { "supporter",     required_argument, NULL, 's'               },
+                { "ready",         required_argument, NULL, ARG_READY         },
+                { "perf",          optional_argument, NULL, ARG_PERF          },
+                { "max-duration",  required_argument, NULL, ARG_MAX_DURATION  },
+                { "stop-timeout",  required_argument, NULL, ARG_STOP_TIMEOUT  },
+                { "claim",         required_argument, NULL, ARG_CLAIM         },
+                { "use",           required_argument, NULL, ARG_USE           },
+                { "priority",      required_argument, NULL, ARG_PRIORITY      },
+                { "group",         required_argument, NULL, ARG_GROUP         },
+                { "exclusive",     no_argument,       NULL, ARG_EXCLUSIVE     },
+                { "after",         required_argument, NULL, ARG_AFTER         },
+                { "after-success", required_argument, NULL, ARG_AFTER_SUCCESS },
+                { "description",   required_argument, NULL, 'd'               },
+                { "setenv",        required_argument, NULL, 'E'               },
+                { "cwd",           required_argument, NULL, ARG_CWD           },
+                { "detach",        no_argument,       NULL, ARG_DETACH        },
                 { NULL, 0, NULL, 0 }
         };
         /* start has no --detach: it never binds the session to itself. */
@@ -286,6 +295,9 @@ static int run_parse(int argc, char *argv[], bool run, RunOptions *o) {
                 return r;
         if (optind >= argc)
                 return log_error_errno(EINVAL, "No command given: profctl %s [OPTIONS] -- CMD [ARGS...]", argv[0]);
+        if (o->spec->group_exclusive && !o->spec->group)
+                return log_error_errno(EINVAL, "--exclusive needs --group=NAME: it makes the session run alone "
+                                       "among the sessions of its group.");
         r = strv_copy(argv + optind, &o->spec->target);
         if (r < 0)
                 return log_oom();
@@ -354,6 +366,28 @@ static int start_error_status(const sd_bus_error *error) {
         return PROFCTL_EXIT_FAILURE;
 }
 
+/* Why StartSession failed. The daemon names the spec's key; where an option of ours gave it and
+ * only the daemon could tell (the sessions of --after that do not exist), the option instead. */
+static int log_start_error(sd_bus *bus, const sd_bus_error *error, int r) {
+        static const struct {
+                const char *key, *option;
+        } options[] = {
+                { "AfterSuccess: ", "--after-success" },
+                { "After: ",        "--after"         },
+        };
+
+        if (sd_bus_error_has_name(error, PROFD_ERROR_INVALID_SPEC) && error->message)
+                for (size_t i = 0; i < ELEMENTSOF(options); i++) {
+                        const char *rest = startswith(error->message, options[i].key);
+
+                        if (rest) {
+                                log_error("Invalid %s: %s", options[i].option, rest);
+                                return r;
+                        }
+                }
+        return log_bus_error(bus, error, r, NULL, "start the session");
+}
+
 static int start_session_message(sd_bus *bus, const SessionSpec *spec, const int stdio[3], sd_bus_message **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
@@ -375,8 +409,10 @@ typedef struct StatusFields {
         char *result;
         char *output_directory;
         char *description;
+        char *waiting_for;      /* queued: what it waits for */
         int exit_status;
         uint32_t target_pid;
+        uint32_t queue_position; /* 0 unless queued */
 } StatusFields;
 
 static void status_fields_done(StatusFields *f) {
@@ -384,6 +420,7 @@ static void status_fields_done(StatusFields *f) {
         free(f->result);
         free(f->output_directory);
         free(f->description);
+        free(f->waiting_for);
         *f = (StatusFields) { 0 };
 }
 
@@ -403,17 +440,12 @@ static int read_string_variant(sd_bus_message *m, char **ret) {
         return 0;
 }
 
-/* Status(id), logging what went wrong (no such session, someone else's). */
-static int get_status(sd_bus *bus, const char *id, StatusFields *ret) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+/* The answer of Status. Returns -EBADMSG for one without a State. */
+static int status_fields_read(sd_bus_message *reply, StatusFields *ret) {
         _cleanup_(status_fields_done) StatusFields f = { .exit_status = -1 };
         const char *key;
         int r;
 
-        r = bus_call_manager(bus, "Status", &error, &reply, "s", id);
-        if (r < 0)
-                return log_bus_error(bus, &error, r, id, "get the status of the session");
         r = sd_bus_message_enter_container(reply, 'a', "{sv}");
         while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
                 r = sd_bus_message_read(reply, "s", &key);
@@ -431,20 +463,48 @@ static int get_status(sd_bus *bus, const char *id, StatusFields *ret) {
                         r = sd_bus_message_read(reply, "v", "i", &f.exit_status);
                 else if (streq(key, "TargetPID"))
                         r = sd_bus_message_read(reply, "v", "u", &f.target_pid);
+                else if (streq(key, "QueuePosition"))
+                        r = sd_bus_message_read(reply, "v", "u", &f.queue_position);
+                else if (streq(key, "WaitingFor"))
+                        r = read_string_variant(reply, &f.waiting_for);
                 else
                         r = sd_bus_message_skip(reply, "v");
                 if (r >= 0)
                         r = sd_bus_message_exit_container(reply);
         }
-        if (r == -ENOMEM)
-                return log_oom();
         if (r < 0)
-                return log_error_errno(r, "Failed to parse the status of session %s: %m", id);
+                return r;
         if (!f.state)
-                return log_error_errno(EBADMSG, "The status of session %s has no State.", id);
+                return -EBADMSG;
         *ret = f;
         f = (StatusFields) { 0 };
         return 0;
+}
+
+/* Status(id), logging what went wrong (no such session, someone else's). */
+static int get_status(sd_bus *bus, const char *id, StatusFields *ret) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = bus_call_manager(bus, "Status", &error, &reply, "s", id);
+        if (r < 0)
+                return log_bus_error(bus, &error, r, id, "get the status of the session");
+        r = status_fields_read(reply, ret);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r == -EBADMSG)
+                return log_error_errno(r, "The status of session %s has no State.", id);
+        if (r < 0)
+                return log_error_errno(r, "Failed to parse the status of session %s: %m", id);
+        return 0;
+}
+
+/* "profctl: session 12 is queued (position 3): claim 'pmu' held by session 9", on stderr. */
+static void log_queued(const char *id, const StatusFields *f) {
+        char buf[FORMAT_QUEUED_MAX];
+
+        log_info("session %s is %s", id, format_queued(buf, sizeof(buf), f->queue_position, f->waiting_for));
 }
 
 static const char *session_path(const char *id, char *buf, size_t size) {
@@ -468,13 +528,18 @@ typedef struct Job {
         Waited *sessions;
         size_t n_sessions, n_finished;
         bool done;
+        bool lost;              /* a session could not be followed to its end */
         int exit_status;
         unsigned n_stop_requests;
         int stdio[3];           /* run: ours, passed on; -EBADF where not */
         sd_event_source *signal_sources[4];     /* SIGINT, SIGTERM, SIGHUP, SIGTSTP */
+        sd_bus_slot *state_check;       /* run: the State once StartSession answered */
+        sd_bus_slot *queued_check;      /* run: Status, to say what a queued session waits for */
 } Job;
 
 static void job_done(Job *j) {
+        sd_bus_slot_unref(j->state_check);
+        sd_bus_slot_unref(j->queued_check);
         for (size_t i = 0; i < j->n_sessions; i++) {
                 free(j->sessions[i].id);
                 free(j->sessions[i].path);
@@ -518,6 +583,7 @@ static void job_check(Job *j, Waited *w) {
         status_fields_done(&w->status);
         r = get_status(j->bus, w->id, &w->status);
         if (r < 0) {
+                j->lost = true;
                 job_session_finished(j, w, PROFCTL_EXIT_FAILURE);
                 return;
         }
@@ -569,6 +635,7 @@ static int on_session_removed(sd_bus_message *m, void *userdata, sd_bus_error *r
         if (!w || w->finished)
                 return 0;
         log_error("session %s was removed before its result could be read.", id);
+        j->lost = true;
         job_session_finished(j, w, PROFCTL_EXIT_FAILURE);
         return 0;
 }
@@ -580,12 +647,14 @@ static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error
             new_owner[0] != '\0')
                 return 0;
         log_error("profd went away: the session is gone with it.");
+        ((Job *) userdata)->lost = true;
         job_exit(userdata, PROFCTL_EXIT_FAILURE);
         return 0;
 }
 
 static int on_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         log_error("Lost the connection to profd: the session is gone with it.");
+        ((Job *) userdata)->lost = true;
         job_exit(userdata, PROFCTL_EXIT_FAILURE);
         return 0;
 }
@@ -752,8 +821,10 @@ static int job_loop(Job *j) {
         if (!j->done) {
                 r = sd_event_loop(j->event);
                 if (r < 0)
-                        return log_error_errno(r, "Event loop failed: %m");
+                        log_error_errno(r, "Event loop failed: %m");
         }
+        if (!j->done)
+                j->lost = true;
         return j->done ? j->exit_status : PROFCTL_EXIT_FAILURE;
 }
 
@@ -774,9 +845,72 @@ static void job_print_summary(Job *j) {
                 fputs("}\n", stdout);
                 fflush(stdout);
         }
-        if (!arg_quiet)
+        if (arg_quiet)
+                return;
+        if (w->status.target_pid == 0)
+                /* Stopped while queued, or a dependency that failed: the exit status is made up. */
+                log_info("session %s finished without running (%s); output in %s", w->id, w->status.result,
+                         strempty(w->status.output_directory));
+        else
                 log_info("session %s finished (%s, exit status %d); output in %s", w->id, w->status.result,
                          j->exit_status, strempty(w->status.output_directory));
+}
+
+/* What a queued session waits for, once: it is no error not to know. */
+static int on_queued_check(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        _cleanup_(status_fields_done) StatusFields f = { 0 };
+        Job *j = userdata;
+        Waited *w = &j->sessions[0];
+        int r;
+
+        j->queued_check = sd_bus_slot_unref(j->queued_check);
+        if (sd_bus_message_is_method_error(m, NULL)) {
+                log_debug("Status of session %s: %s", w->id, strempty(sd_bus_message_get_error(m)->message));
+                return 0;
+        }
+        r = status_fields_read(m, &f);
+        if (r < 0) {
+                log_debug_errno(r, "Failed to parse the status of session %s, ignoring: %m", w->id);
+                return 0;
+        }
+        if (streq(f.state, "queued") && !w->finished)
+                log_queued(w->id, &f);
+        return 0;
+}
+
+/* StartSession answers once the target executed, at once for a session that has to wait its turn,
+ * and also for one that never will run (a dependency failed already): that one finished before
+ * any signal could say so. So the State once, as for any client of the API: a queued session is
+ * said, a finished one read. */
+static int on_state_check(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Job *j = userdata;
+        Waited *w = &j->sessions[0];
+        const char *state;
+        int r;
+
+        j->state_check = sd_bus_slot_unref(j->state_check);
+        if (w->finished)
+                return 0;
+        if (sd_bus_message_is_method_error(m, NULL)) {
+                /* Gone from the bus already: its record says how it ended. */
+                job_check(j, w);
+                return 0;
+        }
+        r = sd_bus_message_read(m, "v", "s", &state);
+        if (r < 0) {
+                log_debug_errno(r, "Failed to parse the State of session %s, ignoring: %m", w->id);
+                return 0;
+        }
+        if (streq(state, "finished"))
+                job_check(j, w);
+        else if (streq(state, "queued") && !arg_quiet) {
+                r = sd_bus_call_method_async(j->bus, &j->queued_check, arg_address ? NULL : PROFD_BUS_NAME,
+                                             PROFD_BUS_PATH, PROFD_BUS_MANAGER_INTERFACE, "Status",
+                                             on_queued_check, j, "s", w->id);
+                if (r < 0)
+                        log_debug_errno(r, "Failed to ask for the status of session %s, ignoring: %m", w->id);
+        }
+        return 0;
 }
 
 static int on_start_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
@@ -789,7 +923,7 @@ static int on_start_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
         if (error) {
                 int status = start_error_status(error);
 
-                (void) log_bus_error(j->bus, error, -sd_bus_message_get_errno(m), NULL, "start the session");
+                (void) log_start_error(j->bus, error, -sd_bus_message_get_errno(m));
                 job_exit(j, status);
                 return 0;
         }
@@ -804,16 +938,27 @@ static int on_start_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
                 return 0;
         }
 
-        /* No need to look whether it finished meanwhile: the daemon answers before it says
-         * anything else of the session, and our match went out before the call. Only to say
-         * where the output goes when it cannot come here. */
+        /* Our match went out before the call, so no change after the answer can be missed; the
+         * state at the answer is read once. Over -H/-M at once, to say where the output goes. */
         if (j->stdio[1] < 0) {
                 job_check(j, w);
                 if (w->finished)
                         return 0;
+                if (!arg_quiet && streq(w->status.state, "queued"))
+                        log_queued(w->id, &w->status);
                 if (!arg_quiet && w->status.output_directory)
                         log_info("the output of session %s goes to %s (no terminal over -H/-M)", id,
                                  w->status.output_directory);
+        } else {
+                /* Asynchronously: nothing waits for it, the target is running already in the usual case. */
+                r = sd_bus_call_method_async(j->bus, &j->state_check, arg_address ? NULL : PROFD_BUS_NAME,
+                                             w->path, "org.freedesktop.DBus.Properties", "Get", on_state_check,
+                                             j, "ss", PROFD_BUS_SESSION_INTERFACE, "State");
+                if (r < 0) {
+                        log_error_errno(r, "Failed to read the state of session %s: %m", w->id);
+                        job_exit(j, PROFCTL_EXIT_FAILURE);
+                        return 0;
+                }
         }
 
         /* Ctrl-C before the answer (only one: a second one made us leave): act on it now. */
@@ -879,6 +1024,7 @@ int verb_start(int argc, char *argv[]) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(status_fields_done) StatusFields status = { 0 };
         const char *id, *path;
+        bool queued;
         int r;
 
         r = run_parse(argc, argv, false, &o);
@@ -895,7 +1041,7 @@ int verb_start(int argc, char *argv[]) {
         }
         r = sd_bus_call(bus, m, UINT64_MAX, &error, &reply);
         if (r < 0) {
-                log_bus_error(bus, &error, r, NULL, "start the session");
+                log_start_error(bus, &error, r);
                 return PROFCTL_EXIT_FAILURE;
         }
         r = sd_bus_message_read(reply, "so", &id, &path);
@@ -907,47 +1053,52 @@ int verb_start(int argc, char *argv[]) {
         if (r < 0)
                 return PROFCTL_EXIT_FAILURE;
 
+        queued = streq(status.state, "queued");
         if (arg_json) {
                 fputs("{\"id\":", stdout);
                 json_write_string(stdout, id);
-                fprintf(stdout, ",\"pid\":%" PRIu32 ",\"path\":", status.target_pid);
+                if (status.target_pid > 0)
+                        fprintf(stdout, ",\"pid\":%" PRIu32, status.target_pid);
+                else
+                        fputs(",\"pid\":null", stdout);
+                fputs(",\"path\":", stdout);
                 json_write_string(stdout, path);
                 fputs(",\"output_directory\":", stdout);
                 json_write_string(stdout, strempty(status.output_directory));
+                fputs(",\"state\":", stdout);
+                json_write_string(stdout, status.state);
+                fprintf(stdout, ",\"queue_position\":%" PRIu32 ",\"waiting_for\":", status.queue_position);
+                json_write_string(stdout, strempty(status.waiting_for));
                 fputs("}\n", stdout);
                 return EXIT_SUCCESS;
         }
-        /* As bash says it of a background job. */
-        printf("[%s] %" PRIu32 "\n", id, status.target_pid);
-        if (!arg_quiet)
+        /* As bash says it of a background job. Without a pid yet (queued) or ever (a dependency
+         * failed), the state instead. */
+        if (status.target_pid > 0)
+                printf("[%s] %" PRIu32 "\n", id, status.target_pid);
+        else
+                printf("[%s] %s\n", id, status.state);
+        if (!arg_quiet) {
                 printf("Output: %s\n", strempty(status.output_directory));
+                fflush(stdout);
+                if (queued)
+                        log_queued(id, &status);
+                else if (streq(status.state, "finished") && status.target_pid == 0)
+                        log_info("session %s finished without running (%s).", id, strempty(status.result));
+        }
         return EXIT_SUCCESS;
 }
 
 static void fg_help(void) {
-        printf("%s fg [ID]\n"
-               "\n"
-               "Resume a session if it is paused and wait for it in the foreground, as the\n"
-               "shell's fg does: Ctrl-C stops it, Ctrl-Z pauses it. Exits with its status.\n"
-               "Without an ID, your most recent session that has not finished.\n",
-               program_invocation_short_name);
+        print_help_profctl_fg(program_invocation_short_name);
 }
 
 static void bg_help(void) {
-        printf("%s bg [ID]\n"
-               "\n"
-               "Resume a paused session and leave it running in the background, as the\n"
-               "shell's bg does. Without an ID, your most recent session that has not finished.\n",
-               program_invocation_short_name);
+        print_help_profctl_bg(program_invocation_short_name);
 }
 
 static void wait_help(void) {
-        printf("%s wait ID...\n"
-               "\n"
-               "Wait until every session given has finished; exit with the status of the last\n"
-               "one (the target's exit status, 128+N for signal N, 127/126 when it could not be\n"
-               "executed).\n",
-               program_invocation_short_name);
+        print_help_profctl_wait(program_invocation_short_name);
 }
 
 /* The session of fg and bg: the one given, or the current one. */
@@ -992,6 +1143,8 @@ int verb_fg(int argc, char *argv[]) {
                         /* As bash's fg says which job it brought back. */
                         printf("%s\n", strempty(w->status.description));
                         fflush(stdout);
+                        if (streq(w->status.state, "queued"))
+                                log_queued(w->id, &w->status);
                 }
                 if (streq(w->status.state, "paused"))
                         (void) job_call(&j, w, "Resume", "resume the session", "s", w->id);
@@ -1042,10 +1195,12 @@ int verb_bg(int argc, char *argv[]) {
         return EXIT_SUCCESS;
 }
 
-int wait_sessions(char * const *ids, size_t n) {
+int wait_sessions(char * const *ids, size_t n, bool *ret_lost) {
         _cleanup_(job_done) Job j = { 0 };
         int r;
 
+        if (ret_lost)
+                *ret_lost = true;
         /* Not a foreground job: Ctrl-C ends the waiting, as it ends the shell's wait, and leaves
          * the sessions alone. */
         r = job_new(&j, n, false);
@@ -1058,7 +1213,10 @@ int wait_sessions(char * const *ids, size_t n) {
         }
         for (size_t i = 0; i < n && !j.done; i++)
                 job_check(&j, &j.sessions[i]);
-        return job_loop(&j);
+        r = job_loop(&j);
+        if (ret_lost)
+                *ret_lost = j.lost;
+        return r;
 }
 
 int verb_wait(int argc, char *argv[]) {
@@ -1083,5 +1241,5 @@ int verb_wait(int argc, char *argv[]) {
                         return PROFCTL_EXIT_FAILURE;
                 }
         }
-        return wait_sessions(ids, n);
+        return wait_sessions(ids, n, NULL);
 }

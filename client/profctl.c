@@ -10,6 +10,7 @@
 #include "format.h"
 #include "log.h"
 #include "profctl.h"
+#include "profctl-help.h"
 
 bool arg_user = false;
 const char *arg_address = NULL;
@@ -46,47 +47,7 @@ static const struct option global_options[] = {
 #define GLOBAL_SHORTOPTS "hqH:M:"
 
 static void help(void) {
-        printf("%s [OPTIONS] VERB [ARGS...]\n"
-               "\n"
-               "Run and control profiling sessions of profd: a program under test and the\n"
-               "profilers that watch it, as shell jobs.\n"
-               "\n"
-               "Jobs:\n"
-               "  run [OPTIONS] -- CMD...      Run CMD as a session in the foreground, with this\n"
-               "                               terminal; exit with its status\n"
-               "  start [OPTIONS] -- CMD...    Start CMD as a session in the background\n"
-               "  fg [ID]                      Resume a session and wait for it in the foreground\n"
-               "  bg [ID]                      Resume a paused session in the background\n"
-               "  wait ID...                   Wait until sessions finish; exit with the status of\n"
-               "                               the last one\n"
-               "\n"
-               "Sessions:\n"
-               "  list, jobs                   List the sessions that have not finished (--all:\n"
-               "                               all)\n"
-               "  status [ID...]               Show state, output files and processes\n"
-               "  stop ID...                   Stop in order: supporters first, then the target\n"
-               "  kill [-s SIG] ID...|-p PID...\n"
-               "                               Send a signal to processes of sessions\n"
-               "  pause ID...                  Stop every process of a session for a while\n"
-               "  resume ID...                 Continue a paused session\n"
-               "  attach ID -s CMD...          Add a supporter to a running session\n"
-               "\n"
-               "Options:\n"
-               "     --system                  Talk to the service on the system bus (default)\n"
-               "     --user                    Talk to the user's service on the session bus\n"
-               "     --address=ADDRESS         Talk to profd --listen=ADDRESS directly\n"
-               "  -H --host=[USER@]HOST        Talk to the service on a remote host (ssh)\n"
-               "  -M --machine=CONTAINER       Talk to the service in a local container\n"
-               "     --json                    Machine-readable output (list, status, run, start)\n"
-               "     --no-legend               No column headers and no footer\n"
-               "     --no-pager                Accepted for systemctl habits; we never page\n"
-               "  -q --quiet                   Print only errors\n"
-               "  -h --help                    Show this help ('%s VERB --help' for a verb)\n"
-               "     --version                 Show the version\n"
-               "\n"
-               "An ID is a session's id as 'list' shows it; %%3 works too.\n"
-               "See profctl(1).\n",
-               program_invocation_short_name, program_invocation_short_name);
+        print_help_profctl(program_invocation_short_name);
 }
 
 /* 1: handled; 0: not a global option; < 0: a usage error, said already. */
@@ -354,12 +315,13 @@ int session_ref_parse(const char *ref, const char **ret_id) {
         return 0;
 }
 
-static void session_info_done(SessionInfo *s) {
+void session_info_done(SessionInfo *s) {
         free(s->id);
         free(s->state);
         free(s->description);
         free(s->path);
         free(s->result);
+        free(s->waiting_for);
         *s = (SessionInfo) { 0 };
 }
 
@@ -369,11 +331,11 @@ void session_infos_free(SessionInfo *l, size_t n) {
         free(l);
 }
 
-static int compare_session_info(const void *a, const void *b) {
+int compare_session_info(const void *a, const void *b) {
         return session_id_compare(((const SessionInfo *) a)->id, ((const SessionInfo *) b)->id);
 }
 
-/* Result and CreatedTimestamp from the session object: public, like ListSessions. */
+/* Result and the timestamps from the session object: public, like ListSessions. */
 static int read_session_properties(sd_bus *bus, SessionInfo *s) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -402,6 +364,8 @@ static int read_session_properties(sd_bus *bus, SessionInfo *s) {
                         }
                 } else if (streq(key, "CreatedTimestamp"))
                         r = sd_bus_message_read(reply, "v", "t", &s->created_usec);
+                else if (streq(key, "FinishedTimestamp"))
+                        r = sd_bus_message_read(reply, "v", "t", &s->finished_usec);
                 else
                         r = sd_bus_message_skip(reply, "v");
                 if (r < 0)
@@ -565,6 +529,7 @@ static const Verb verbs[] = {
         { "pause",  verb_pause  },
         { "resume", verb_resume },
         { "attach", verb_attach },
+        { "forget", verb_forget },
 };
 
 int main(int argc, char *argv[]) {

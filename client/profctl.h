@@ -58,30 +58,37 @@ int log_bus_error(sd_bus *bus, const sd_bus_error *error, int r, const char *id,
 /* "3", "%3" or an id: the id; logs and returns -EINVAL for an empty one. */
 int session_ref_parse(const char *ref, const char **ret_id);
 
-/* A row of ListSessions, and what the session object adds. */
+/* A row of ListSessions, and what the session object adds; or a row of ListRecords. */
 typedef struct SessionInfo {
         char *id;
         char *state;
         uint32_t owner_uid;
         uint32_t pid;
         char *description;
-        char *path;
+        char *path;             /* NULL: a record only, no longer on the bus */
         char *result;           /* with properties only */
         uint64_t created_usec;  /* CLOCK_REALTIME; with properties only */
+        uint64_t finished_usec; /* CLOCK_REALTIME, 0 until finished; with properties only */
+        uint32_t queue_position; /* list: 0 unless queued */
+        char *waiting_for;      /* list: what a queued session waits for; NULL: not known */
 } SessionInfo;
 
-/* Every session the daemon knows, ordered by id; with `properties`, Result and CreatedTimestamp
- * too (sessions that went away meanwhile are left out). Logs on failure. */
+/* Every session the daemon has on the bus, ordered by id; with `properties`, Result and the
+ * timestamps too (sessions that went away meanwhile are left out). Logs on failure. */
 int list_sessions(sd_bus *bus, bool properties, SessionInfo **ret, size_t *ret_n);
 void session_infos_free(SessionInfo *l, size_t n);
+void session_info_done(SessionInfo *s);
+int compare_session_info(const void *a, const void *b);
 
 /* The most recent unfinished session of ours, as bash's "current job" for fg and bg without an
  * id. Logs and returns -ESRCH if there is none. */
 int current_session(sd_bus *bus, char **ret_id);
 
 /* Waits until every session in `ids` finished (run.c). Returns the exit status of the last one,
- * or PROFCTL_EXIT_FAILURE when one could not be waited for. Signals keep their default effect. */
-int wait_sessions(char * const *ids, size_t n);
+ * or PROFCTL_EXIT_FAILURE when one could not be waited for or its exit status is not known (it
+ * ended while profd was restarted); *ret_lost (if not NULL) tells the two apart: true when one
+ * could not be followed to its end. Signals keep their default effect. */
+int wait_sessions(char * const *ids, size_t n, bool *ret_lost);
 
 /* Terminal: colours only on a terminal and without $NO_COLOR; "●" and "…" only with UTF-8. */
 bool use_colors(void);
@@ -114,3 +121,4 @@ int verb_kill(int argc, char *argv[]);
 int verb_pause(int argc, char *argv[]);
 int verb_resume(int argc, char *argv[]);
 int verb_attach(int argc, char *argv[]);
+int verb_forget(int argc, char *argv[]);

@@ -7,35 +7,11 @@
 #include "config.h"
 #include "log.h"
 #include "manager.h"
+#include "profd-help.h"
 #include "run.h"
 
 static void help(void) {
-        printf("%s [OPTIONS]\n"
-               "%s run [OPTIONS] -- TARGET [ARGS...]\n"
-               "\n"
-               "Run profiling sessions: a process under test and the processes that watch it.\n"
-               "Without a verb, serve org.profd.Profd1 on the system bus.\n"
-               "\n"
-               "Verbs:\n"
-               "  run [OPTIONS] -- TARGET [ARGS...]  Run one session in this process, no bus\n"
-               "\n"
-               "Options:\n"
-               "  -h --help                   Show this help\n"
-               "     --version                Show the version\n"
-               "     --user                   Serve the session bus: this user's sessions in\n"
-               "                              the user's service manager\n"
-               "     --listen=unix:path=PATH  Serve peer-to-peer on a socket, no bus daemon\n"
-               "     --backend=auto|systemd|direct\n"
-               "                              Transient scopes, or process groups (default: auto,\n"
-               "                              systemd when it is on the bus)\n"
-               "     --config=PATH            Settings (default: " PROFD_CONFIG_FILE ")\n"
-               "     --state-directory=PATH   Where sessions/<id>/ go (default: $STATE_DIRECTORY,\n"
-               "                              /var/lib/profd, or ~/.local/state/profd with --user)\n"
-               "     --bus-introspect         Print the D-Bus interfaces as XML and exit\n"
-               "  -v --verbose                Log debug messages\n"
-               "\n"
-               "See '%s run --help' and profd(8).\n",
-               program_invocation_short_name, program_invocation_short_name, program_invocation_short_name);
+        print_help_profd(program_invocation_short_name);
 }
 
 enum {

@@ -11,6 +11,7 @@
 #include "executor.h"
 #include "json.h"
 #include "log.h"
+#include "profd-help.h"
 #include "run.h"
 #include "spec-options.h"
 #include "strv.h"
@@ -40,31 +41,7 @@ static const int forward_signals[] = {
 };
 
 static void help(void) {
-        printf("%s run [OPTIONS] -- TARGET [ARGS...]\n"
-               "\n"
-               "Run one profiling session in this process: TARGET under test, watched by the\n"
-               "supporting processes given with -s. The target is held before its first\n"
-               "instruction until every supporter is ready. On exit, on a signal or on\n"
-               "--max-duration, supporters get SIGTERM first, then the target; whatever\n"
-               "outlives --stop-timeout gets SIGKILL. Exits with the target's status.\n"
-               "\n"
-               "  -s --supporter='[NAME=]CMD ARGS'  Run a supporting process; {pid} in it\n"
-               "                                    becomes the target's pid. Quoted like a\n"
-               "                                    shell, without expansions. Repeatable.\n"
-               "     --ready=exec|notify|delay:MS   When the -s before it counts as ready:\n"
-               "                                    once it executed (default), once it sent\n"
-               "                                    READY=1 to $NOTIFY_SOCKET, or MS ms after\n"
-               "                                    it executed\n"
-               "     --stop-timeout=SEC             Grace per teardown stage (default: 10s)\n"
-               "     --max-duration=SEC             Stop the session after this long\n"
-               "     --json[=FILE]                  Write the result as JSON to FILE or stdout\n"
-               "  -q --quiet                        Print only errors\n"
-               "  -h --help                         Show this help\n"
-               "     --version                      Show the version\n"
-               "\n"
-               "SEC takes units: 500ms, 2s, 1min; a bare number is seconds.\n"
-               "See profd(8) for exit statuses and signals.\n",
-               program_invocation_short_name);
+        print_help_profd_run(program_invocation_short_name);
 }
 
 static int parse_argv(int argc, char *argv[], SessionSpec *spec, RunContext *c, const char **ret_json_path) {

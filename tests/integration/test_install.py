@@ -89,6 +89,8 @@ def expected_files(dirs):
         ("dbuspolicydir", "org.profd.Profd1.conf"),
         ("mandir", "man8/profd.8"),
         ("mandir", "man1/profctl.1"),
+        ("mandir", "man5/profd.conf.5"),
+        ("mandir", "man5/org.profd.Profd1.5"),
         ("datadir", "bash-completion/completions/profctl"),
         ("sysconfdir", "profd/profd.conf"),
     ]
@@ -196,7 +198,7 @@ class InstallTest(unittest.TestCase):
             self.assertEqual(f.read(), g.read())
 
     def test_man_pages_and_completion(self):
-        for name in ("man8/profd.8", "man1/profctl.1"):
+        for name in ("man8/profd.8", "man1/profctl.1", "man5/profd.conf.5", "man5/org.profd.Profd1.5"):
             with open(self.installed("mandir", name)) as f:
                 text = f.read()
             self.assertNotIn("@VERSION@", text)

@@ -191,6 +191,7 @@ class PackageTest(unittest.TestCase):
                      "/usr/share/dbus-1/system.d/org.profd.Profd1.conf",
                      "/usr/share/dbus-1/interfaces/org.profd.Profd1.xml",
                      "/usr/share/man/man8/profd.8.gz", "/usr/share/man/man1/profctl.1.gz",
+                     "/usr/share/man/man5/profd.conf.5.gz", "/usr/share/man/man5/org.profd.Profd1.5.gz",
                      "/usr/share/bash-completion/completions/profctl",
                      "/usr/share/doc/profd/copyright", "/usr/share/doc/profd/api.md.gz",
                      "/usr/share/doc/profd/examples/ide-client/profd-ide-client"):

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* What profctl prints: sizes, CPU times, ages, signal names, session ids and their order, the
- * default description, and tables cut to the terminal. */
+/* What profctl prints: sizes, CPU times, ages, signal names, session ids and their order, where a
+ * queued session stands, the default description, and tables cut to the terminal. */
 #include <check.h>
 #include <signal.h>
 #include <stdio.h>
@@ -73,6 +73,41 @@ START_TEST(test_session_ids) {
         ck_assert_uint_eq(session_id_distance("7", 9), 2);
         ck_assert_uint_eq(session_id_distance("12", 9), 3);
         ck_assert_uint_eq(session_id_distance("x", 9), UINT64_MAX);
+
+        /* What --after takes: one id as the daemon makes them. */
+        ck_assert(session_id_is_valid("3"));
+        ck_assert(session_id_is_valid("build_7"));
+        ck_assert(!session_id_is_valid(""));
+        ck_assert(!session_id_is_valid(NULL));
+        ck_assert(!session_id_is_valid("%3"));
+        ck_assert(!session_id_is_valid("3,4"));
+        ck_assert(!session_id_is_valid(" 3"));
+        ck_assert(!session_id_is_valid("3 "));
+        ck_assert(!session_id_is_valid("../3"));
+        ck_assert(session_id_is_valid("1234567890123456789012345678901234567890123456789012345678901234"));
+        ck_assert(!session_id_is_valid("12345678901234567890123456789012345678901234567890123456789012345"));
+}
+END_TEST
+
+START_TEST(test_queued) {
+        char buf[FORMAT_QUEUED_MAX];
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL;
+
+        ck_assert_str_eq(format_queued(buf, sizeof(buf), 3, "claim 'pmu' held by session 9"),
+                         "queued (position 3): claim 'pmu' held by session 9");
+        ck_assert_str_eq(format_queued(buf, sizeof(buf), 1, ""), "queued (position 1)");
+        ck_assert_str_eq(format_queued(buf, sizeof(buf), 1, NULL), "queued (position 1)");
+        ck_assert_str_eq(format_queued(buf, sizeof(buf), 0, "after session 4"), "queued: after session 4");
+        ck_assert_str_eq(format_queued(buf, sizeof(buf), 0, NULL), "queued");
+        /* Cut, never overrun. */
+        ck_assert_str_eq(format_queued(buf, 10, 12, "x"), "queued (p");
+
+        a = strv_join((char *[]) { (char *) "3", (char *) "4", (char *) "10", NULL }, ", ");
+        ck_assert_str_eq(a, "3, 4, 10");
+        b = strv_join((char *[]) { (char *) "pmu", NULL }, ", ");
+        ck_assert_str_eq(b, "pmu");
+        c = strv_join(NULL, ", ");
+        ck_assert_str_eq(c, "");
 }
 END_TEST
 
@@ -158,6 +193,7 @@ static Suite *format_suite(void) {
         tcase_add_test(tc, test_cpu_and_age);
         tcase_add_test(tc, test_signals);
         tcase_add_test(tc, test_session_ids);
+        tcase_add_test(tc, test_queued);
         tcase_add_test(tc, test_ellipsize);
         tcase_add_test(tc, test_description);
         tcase_add_test(tc, test_table);
