@@ -7,7 +7,8 @@
 PROFD_BUILD_PACKAGES=(gcc libc6-dev meson ninja-build pkg-config libsystemd-dev check)
 PROFD_RUNTIME_PACKAGES=(systemd dbus util-linux procps linux-perf python3)
 PROFD_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
-PROFD_TEST_PACKAGES=(tini dumb-init python3-gi gir1.2-glib-2.0 libglib2.0-bin dbus-user-session tmux openssh-server openssh-client)
+PROFD_TEST_PACKAGES=(tini dumb-init python3-gi gir1.2-glib-2.0 libglib2.0-bin dbus-user-session tmux openssh-server openssh-client
+                     valgrind)
 
 log() {
         if [ -t 2 ]; then

@@ -5,7 +5,10 @@ bus policy, and looking at profd from the outside (units, processes, fds, the jo
 A test calls enter(__file__) first: on the host that re-runs it under `sandbox run`, then inside the
 sandbox (`sandbox exec`) with Debian's python3, whose GLib bindings talk D-Bus."""
 
+import glob
 import os
+import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -41,13 +44,64 @@ def install_policy():
     run("busctl", "call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "ReloadConfig")
 
 
+# With PROFD_VALGRIND=1 (`meson test --setup valgrind`, `tools/test --valgrind`) the daemon runs under
+# valgrind's memcheck: any memory error, and any definite or indirect leak at exit, is an error;
+# stop_profd() and assert_clean_journal() fail the test if a daemon that has exited reported one.
+# Only the daemon: profd-gate and the sessions' programs, which it posix_spawn()s or forks and
+# execs, run natively (--trace-children=no), and a forked child that has not exec'd yet neither
+# writes a log nor counts (--child-silent-after-fork=yes).
+VALGRIND = os.environ.get("PROFD_VALGRIND") == "1"
+VALGRIND_ERROR_EXIT = 99
+VALGRIND_LOG_DIR = os.path.abspath(os.environ.get("PROFD_VALGRIND_LOG_DIR") or
+                                   os.path.join(os.path.dirname(PROFD), "..", "valgrind"))
+_valgrind_logs = []     # the log-file prefix of every daemon started so far under valgrind
+
+
+def profd_command(*args):
+    """profd's argv, under valgrind when PROFD_VALGRIND=1; check_valgrind() once it has exited."""
+    if not VALGRIND:
+        return [PROFD, *args]
+    os.makedirs(VALGRIND_LOG_DIR, exist_ok=True)
+    # Unique across parallel tests: pids in the sandboxes' namespaces are not.
+    prefix = os.path.join(VALGRIND_LOG_DIR, "profd-%s-%s." % (
+        os.path.splitext(os.path.basename(sys.argv[0]))[0], secrets.token_hex(4)))
+    _valgrind_logs.append(prefix)
+    return ["valgrind", "--leak-check=full", "--show-leak-kinds=definite,indirect",
+            "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=%d" % VALGRIND_ERROR_EXIT,
+            "--trace-children=no", "--child-silent-after-fork=yes", "--num-callers=30",
+            "--log-file=" + prefix + "%p.log", PROFD, *args]
+
+
+def check_valgrind():
+    """Raises AssertionError if valgrind found errors in a daemon started by profd_command(), or
+    if one is gone without valgrind's summary (killed). Call it once they have all exited."""
+    bad = []
+    for prefix in _valgrind_logs:
+        logs = glob.glob(glob.escape(prefix) + "*.log")
+        if not logs:
+            bad.append("%s*.log: no valgrind log at all" % prefix)
+        for log in logs:
+            with open(log, errors="replace") as f:
+                text = f.read()
+            m = re.search(r"ERROR SUMMARY: (\d+) errors", text)
+            if not m:
+                bad.append("%s: no ERROR SUMMARY: profd was killed, or is still running\n%s" % (log, text[-2000:]))
+            elif int(m.group(1)) > 0:
+                bad.append("%s: %s errors\n%s" % (log, m.group(1), text[-6000:]))
+    _valgrind_logs.clear()
+    if bad:
+        raise AssertionError("valgrind:\n" + "\n".join(bad))
+
+
 def start_profd(config, state, *extra):
     """profd as profd.service, the way units/profd.service runs it."""
     # A stopped transient unit lingers until systemd collects it; its name is taken until then.
     wait_for("the old profd.service to be collected", lambda: run(
         "systemctl", "show", "-p", "LoadState", "--value", "profd.service").stdout.strip() == "not-found")
+    if VALGRIND:
+        check_valgrind()        # of the daemons before, all gone now
     run("systemd-run", "--unit=profd", "--collect", "-p", "Type=notify", "-p", "KillMode=mixed",
-        PROFD, "--config=" + config, "--state-directory=" + state, *extra)
+        *profd_command("--config=" + config, "--state-directory=" + state, *extra))
 
 
 def run(*argv, check=True, **kw):
@@ -111,6 +165,8 @@ def wait_for(what, predicate, timeout=20):
 def stop_profd():
     run("systemctl", "stop", "profd.service", check=False)
     run("systemctl", "reset-failed", "profd.service", check=False)
+    if VALGRIND:
+        check_valgrind()
 
 
 def assert_clean_journal(*unit_args):
@@ -119,3 +175,5 @@ def assert_clean_journal(*unit_args):
     for marker in ("Sanitizer", "runtime error:"):
         if marker in log:
             raise AssertionError("profd's journal has a sanitizer report:\n" + log[-4000:])
+    if VALGRIND:
+        check_valgrind()
