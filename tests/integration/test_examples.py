@@ -138,7 +138,8 @@ class ExamplesTest(unittest.TestCase):
             self.assertEqual(int(rows[p["Name"]][2]), p["PID"])
 
     def test_ide_client_follows_a_running_session_by_id(self):
-        sid = self.start_as_nobody(["sleep", "1"])
+        # Long enough to be running still when the client (a Python start-up) asks, on a loaded machine.
+        sid = self.start_as_nobody(["sleep", "4"])
         p = as_nobody([IDE_CLIENT, "follow", sid])
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertTrue(p.stdout.startswith("session %s\n" % sid), p.stdout)
