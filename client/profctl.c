@@ -315,7 +315,7 @@ int session_ref_parse(const char *ref, const char **ret_id) {
         return 0;
 }
 
-void session_info_done(SessionInfo *s) {
+static void session_info_done(SessionInfo *s) {
         free(s->id);
         free(s->state);
         free(s->description);

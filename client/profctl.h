@@ -77,7 +77,7 @@ typedef struct SessionInfo {
  * timestamps too (sessions that went away meanwhile are left out). Logs on failure. */
 int list_sessions(sd_bus *bus, bool properties, SessionInfo **ret, size_t *ret_n);
 void session_infos_free(SessionInfo *l, size_t n);
-void session_info_done(SessionInfo *s);
+/* By id, as session_id_compare() orders them: for qsort(). */
 int compare_session_info(const void *a, const void *b);
 
 /* The most recent unfinished session of ours, as bash's "current job" for fg and bg without an

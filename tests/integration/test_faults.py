@@ -167,6 +167,19 @@ def read_int(path, default=0):
         return default
 
 
+def recover_profd():
+    stop_profd()
+    run("systemctl", "kill", "-s", "SIGKILL", "profd-*.scope", check=False)
+    run("systemctl", "stop", "profd-*.scope", "profd-*.slice", check=False)
+    run("systemctl", "reset-failed", check=False)
+    for pid in processes_of(NOBODY.pw_uid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    start_profd()
+
+
 def setUpModule():
     sandboxed.install_policy()
     with open(CONFIG, "w") as f:
@@ -207,7 +220,10 @@ class FaultTest(unittest.TestCase):
             except AssertionError:
                 pass
         leaks = self.find_leaks()
-        if not leaks:
+        if profd_pid() != self.pid:
+            # Dead or replaced: what it left is counted above; clean up and go on with a new one.
+            recover_profd()
+        elif not leaks:
             # Still serving: a fresh session, start to finish.
             try:
                 sid = self.start(["sh", "-c", "echo fresh"])
@@ -378,6 +394,21 @@ class StubbornProcessTest(FaultTest):
             return left
         wait_for("the 200 children to be gone", lambda: alive() == [])
         self.assertEqual([e[:2] for e in self.read_log()], [["watch", "START"], ["watch", "TERM"]])
+        self.survived = True
+
+
+class FailingSupporterTest(FaultTest):
+    def test_supporters_failing_to_start_while_the_target_is_placed(self):
+        # A supporter that cannot start (its WorkingDirectory is a file) ends its session while the
+        # target, still held at its gate, is being moved into its scope. Each attempt must fail
+        # cleanly, and profd must live through all of them.
+        for i in range(30):
+            with self.assertRaises(CallError) as cm:
+                self.start(["true"], Supporters=gv_supporters({"Argv": ["sleep", "300"], "WorkingDirectory": "/etc/passwd"}))
+            PROOF["sessions"] += 1
+            self.assertEqual(profd_pid(), self.pid, "profd died after %d sessions whose supporter failed to start:\n%s"
+                             % (i + 1, run("journalctl", "--no-pager", "-n", "12", "-u", "profd.service").stdout))
+            self.assertEqual(cm.exception.name, "org.profd.Profd1.Error.ExecFailed", cm.exception.message)
         self.survived = True
 
 
