@@ -251,6 +251,8 @@ def worker_sequence(n, argv):
             next_one()
             return
         ids.append(sid)
+        if len(ids) == n // 2:
+            print(json.dumps({"halfway": len(ids)}), flush=True)
         if watcher.states.get(sid) == "finished":
             next_one()
         else:
@@ -530,6 +532,8 @@ def main():
     # Warm-up, then the baseline.
     seq = worker(NOBODY, "sequence", WARMUP, "/bin/true")
     warm = read_json(seq)
+    while "halfway" in warm:
+        warm = read_json(seq)
     seq.wait()
     check(not warm["errors"] and len(warm["ids"]) == WARMUP, "warm-up: %d sessions started" % WARMUP)
     all_ids += warm["ids"]
@@ -551,6 +555,11 @@ def main():
         read_json(p)
     seq = worker(NOBODY, "sequence", SESSIONS, "/bin/true")
     done = read_json(seq)
+    halfway = None
+    if "halfway" in done:
+        # For people: does memory grow with every session, or level off?
+        halfway = snapshot("sequence, after %d" % done["halfway"])
+        done = read_json(seq)
     seq.wait()
     polled = [finish(p) for p in pollers]
     sids = done["ids"]
@@ -610,12 +619,12 @@ def main():
     check(failed_units() == "", "no failed unit")
     check(profd_pid() == base["pid"], "the same daemon all along")
 
-    print("\nsummary: %d sessions in %.0f s; RSS (KiB) baseline %d, %s, after the sequence %d; fds %d -> %d; "
-          "units %d -> %d; %d poller calls; %s" % (
+    print("\nsummary: %d sessions in %.0f s; RSS (KiB) baseline %d, %s, sequence halfway %s, after %d; "
+          "fds %d -> %d; units %d -> %d; %d poller calls; %s" % (
               len(all_ids), time.monotonic() - t_all, base["rss_kb"],
               ", ".join("live %d peak %d after %d" % (k, r[1]["rss_kb"], r[2]["rss_kb"])
                         for k, r in enumerate(rounds, 1)),
-              after["rss_kb"], len(base["fds"]), len(after["fds"]), len(base["units"]), len(after["units"]), calls,
+              halfway["rss_kb"] if halfway else "-", after["rss_kb"], len(base["fds"]), len(after["fds"]), len(base["units"]), len(after["units"]), calls,
               "FAILED: %d checks" % len(failures) if failures else "all checks passed"), flush=True)
 
 import profd_call  # noqa: E402
