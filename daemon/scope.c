@@ -119,7 +119,7 @@ int scope_kill(Scope *scope, int sig) {
         /* Then whatever left the group but not the scope (setsid(), daemonizing tracers). */
         if (scope->cgroup_procs && read_pid_list(scope->cgroup_procs, &pids, &n) >= 0)
                 for (size_t i = 0; i < n; i++)
-                        if (kill(pids[i], sig) >= 0)
+                        if (pids[i] != getpid() && kill(pids[i], sig) >= 0) /* never ourselves */
                                 sent = true;
         return sent ? 0 : -ESRCH;
 }
@@ -200,6 +200,16 @@ int scope_discover_cgroup(Scope *scope) {
                         named = strdup(cgroup);
                 else if (streq(controllers, "memory"))
                         memory = strdup(cgroup);
+        }
+
+        /* A process that died before systemd moved it (killed while held) still names where it was:
+         * our own service's cgroup. Taking that for its scope would make scope_kill() signal us. */
+        if (scope->unit) {
+                const char *where = unified ? unified : named;
+                const char *slash = where ? strrchr(where, '/') : NULL;
+
+                if (!slash || !streq(slash + 1, scope->unit))
+                        return -ESRCH;
         }
 
         /* Pure v2: everything in one tree. Hybrid: systemd's own tree is the unified one, memory

@@ -411,7 +411,8 @@ class FailingSupporterTest(FaultTest):
                 self.start(["true"], Supporters=gv_supporters({"Argv": ["sleep", "300"], "WorkingDirectory": "/etc/passwd"}))
             PROOF["sessions"] += 1
             self.assertEqual(profd_pid(), self.pid, "profd died after %d sessions whose supporter failed to start:\n%s"
-                             % (i + 1, run("journalctl", "--no-pager", "-n", "12", "-u", "profd.service").stdout))
+                             % (i + 1, run("journalctl", "--no-pager", "-n", "8", "-o", "cat", "UNIT=profd.service",
+                                           "+", "_SYSTEMD_UNIT=profd.service").stdout))
             self.assertEqual(cm.exception.name, "org.profd.Profd1.Error.ExecFailed", cm.exception.message)
         self.survived = True
 
@@ -696,9 +697,16 @@ class StateDirectoryFullTest(FaultTest):
             self.fds = open_fds(self.pid)
             self.started = []
 
-            # No inode and no block left.
+            # No block and no inode left.
             fill = os.path.join(full, "fill")
             os.mkdir(fill)
+            try:
+                with open(os.path.join(fill, "big"), "wb") as f:
+                    while True:
+                        f.write(b"\0" * 4096)
+                        f.flush()
+            except OSError:
+                pass
             i = 0
             while True:
                 try:
@@ -706,13 +714,6 @@ class StateDirectoryFullTest(FaultTest):
                 except OSError:
                     break
                 i += 1
-            with open(os.path.join(fill, "0"), "wb") as f:
-                try:
-                    while True:
-                        f.write(b"\0" * 65536)
-                        f.flush()
-                except OSError:
-                    pass
 
             with self.assertRaises(CallError) as cm:
                 self.start(["sh", "-c", "echo hello"])
@@ -726,7 +727,7 @@ class StateDirectoryFullTest(FaultTest):
 
             # Inodes again, but no block: what is written fails, the daemon goes on.
             for name in os.listdir(fill):
-                if name != "0":
+                if name != "big":
                     os.unlink(os.path.join(fill, name))
             try:
                 sid = self.start(["sh", "-c", "echo hello"])

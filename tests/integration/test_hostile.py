@@ -283,10 +283,6 @@ class Client:
             raise AssertionError("the client of %s died" % self.user.pw_name)
         return json.loads(line)
 
-    def request(self, req, timeout=120):
-        self.send(req)
-        return self.receive(timeout)
-
     def close(self):
         self.proc.stdin.close()
         self.proc.wait(timeout=60)
