@@ -993,20 +993,30 @@ static int adopted_watch_empty(Process *p) {
                                           on_adopted_empty_poll, p);
 }
 
-static int on_adopted_exit(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
-        Process *p = userdata;
+int executor_adopted_gone(Process *p) {
         ProcessIO *io = p->driver_data;
-        bool empty;
+        bool empty = scope_is_empty(io->scope);
+        int r = 0;
 
-        io->pidfd_source = sd_event_source_disable_unref(io->pidfd_source);
-        io->pidfd = safe_close(io->pidfd);
-        empty = scope_is_empty(io->scope);
         p->exit_usec = now_usec(CLOCK_MONOTONIC);
-        if (!empty)
-                (void) adopted_watch_empty(p);
+        if (!empty) {
+                r = adopted_watch_empty(p);
+                if (r < 0)
+                        log_warning_errno(r, "Session %s: cannot watch the scope of %s: %m", p->session->id, p->name);
+        }
         /* Not our child: how it ended went to whoever reaped it. */
         executor_dispatch(p->session, &(SessionEvent) {
                 .type = SESSION_EVENT_EXITED, .process = p, .code = 0, .empty = empty });
+        return r;
+}
+
+static int on_adopted_exit(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
+        Process *p = userdata;
+        ProcessIO *io = p->driver_data;
+
+        io->pidfd_source = sd_event_source_disable_unref(io->pidfd_source);
+        io->pidfd = safe_close(io->pidfd);
+        (void) executor_adopted_gone(p);
         return 0;
 }
 
@@ -1059,20 +1069,6 @@ int executor_adopt_process(Process *p, const char *cgroup, uint64_t start_time) 
                 return r;
         io->pidfd = TAKE_FD(pidfd);
         return 1;
-}
-
-int executor_adopted_gone(Process *p) {
-        ProcessIO *io = p->driver_data;
-        bool empty = scope_is_empty(io->scope);
-
-        if (!empty) {
-                int r = adopted_watch_empty(p);
-                if (r < 0)
-                        return r;
-        }
-        executor_dispatch(p->session, &(SessionEvent) {
-                .type = SESSION_EVENT_EXITED, .process = p, .code = 0, .empty = empty });
-        return 0;
 }
 
 const char *executor_process_cgroup(const Process *p) {

@@ -75,8 +75,8 @@ void executor_adopt_strays(Session *s);
  * when p->pid is still the process that started at `start_time` (0: not known), 0 when it is gone:
  * then call executor_adopted_gone() once the session is adopted. */
 int executor_adopt_process(Process *p, const char *cgroup, uint64_t start_time);
-/* Reports an adopted process whose main pid was gone: exited, status unknown; its scope is watched
- * until it is empty. */
+/* Reports an adopted process whose main pid is gone: exited, status unknown; its scope is watched
+ * until it is empty (a failure to watch is logged and returned, the exit is reported anyway). */
 int executor_adopted_gone(Process *p);
 
 /* ".../cgroup.procs" of the scope of `p`, when known. */

@@ -504,34 +504,25 @@ static int manager_adopt(Manager *m, const StoredSession *st) {
                 k = -ENOMEM;
                 goto fail;
         }
-        if (state != SESSION_QUEUED) {
-                for (size_t i = 0; i < st->n_processes; i++) {
-                        Process *p = session_find_process_by_name(s, st->processes[i].name);
+        /* Processes the record does not name never started: they stay pending. */
+        for (size_t i = 0; state != SESSION_QUEUED && i < st->n_processes; i++) {
+                const StoredProcess *sp = &st->processes[i];
+                Process *p = session_find_process_by_name(s, sp->name);
 
-                        if (!p) {
-                                k = -EBADMSG;
-                                goto fail;
-                        }
-                        k = process_restore(p, &st->processes[i]);
-                        if (k < 0)
-                                goto fail;
+                if (!p || p->driver_data) { /* unknown, or named twice */
+                        k = -EBADMSG;
+                        goto fail;
                 }
-                for (size_t i = 0; i < s->n_processes; i++) {
-                        Process *p = s->processes[i];
-                        const StoredProcess *sp = NULL;
-
-                        if (p->state == PROCESS_PENDING)
-                                continue;
-                        for (size_t j = 0; j < st->n_processes && !sp; j++)
-                                if (streq(st->processes[j].name, p->name))
-                                        sp = &st->processes[j];
-                        k = executor_adopt_process(p, sp ? sp->cgroup : NULL, p->pid_start_time);
-                        if (k < 0)
-                                goto fail;
-                        gone[i] = k == 0 && p->state != PROCESS_EXITED;
-                        if (p->state == PROCESS_EXITED && !process_is_gone(p))
-                                gone[i] = true; /* exited, its scope maybe not empty yet */
-                }
+                k = process_restore(p, sp);
+                if (k < 0)
+                        goto fail;
+                if (p->state == PROCESS_PENDING)
+                        continue;
+                k = executor_adopt_process(p, sp->cgroup, p->pid_start_time);
+                if (k < 0)
+                        goto fail;
+                /* Its main pid is gone, or it had exited and its scope may not be empty yet. */
+                gone[session_process_index(s, p)] = p->state == PROCESS_EXITED ? !process_is_gone(p) : k == 0;
         }
 
         if (s->spec->max_duration != USEC_INFINITY && st->created_monotonic != 0) {

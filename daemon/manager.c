@@ -68,17 +68,24 @@ int manager_dispatch(SessionRecord *r, const SessionEvent *e) {
 
 static void manager_unregister_session(Manager *m, SessionRecord *r);
 
+/* Out of the scheduler: its place in the queue, its names and its share of the capacity go to the
+ * next ones. */
+static void session_record_release_job(SessionRecord *r) {
+        if (!r->job)
+                return;
+        if (r->job->state == JOB_QUEUED)
+                scheduler_cancel(r->manager->scheduler, r->job);
+        else
+                scheduler_finished(r->manager->scheduler, r->job);
+        r->job = NULL;
+}
+
 static SessionRecord *session_record_free(SessionRecord *r) {
         if (!r)
                 return NULL;
         /* What is left of it on disk is final before it goes. */
         manager_save_record_flush(r);
-        if (r->job) {
-                if (r->job->state == JOB_QUEUED)
-                        scheduler_cancel(r->manager->scheduler, r->job);
-                else
-                        scheduler_finished(r->manager->scheduler, r->job);
-        }
+        session_record_release_job(r);
         if (r->start_request) {
                 /* Nobody will hear about it any more: say so rather than leave the caller waiting. */
                 (void) sd_bus_reply_method_errorf(r->start_request, PROFD_ERROR_BAD_STATE,
@@ -198,14 +205,7 @@ static void manager_session_finished(Manager *m, SessionRecord *r) {
                          session_result_to_string(r->session->result), session_exit_status(r->session));
         log_session_message(r, message);
 
-        /* Its place in the queue, its names and its share of the capacity go to the next ones. */
-        if (r->job) {
-                if (r->job->state == JOB_QUEUED)
-                        scheduler_cancel(m->scheduler, r->job);
-                else
-                        scheduler_finished(m->scheduler, r->job);
-                r->job = NULL;
-        }
+        session_record_release_job(r);
         manager_run_queue_later(m);
         if (++m->finished_since_prune >= MAX(1u, m->config.keep_records / 8)) {
                 m->finished_since_prune = 0;
