@@ -998,6 +998,15 @@ int executor_adopted_gone(Process *p) {
         bool empty = scope_is_empty(io->scope);
         int r = 0;
 
+        /* Its exit is known already (from the record): only its scope is left to empty. */
+        if (p->state == PROCESS_EXITED) {
+                if (empty) {
+                        adopted_check_empty(p);
+                        return 0;
+                }
+                return adopted_watch_empty(p);
+        }
+
         p->exit_usec = now_usec(CLOCK_MONOTONIC);
         if (!empty) {
                 r = adopted_watch_empty(p);

@@ -76,7 +76,8 @@ void executor_adopt_strays(Session *s);
  * then call executor_adopted_gone() once the session is adopted. */
 int executor_adopt_process(Process *p, const char *cgroup, uint64_t start_time);
 /* Reports an adopted process whose main pid is gone: exited, status unknown; its scope is watched
- * until it is empty (a failure to watch is logged and returned, the exit is reported anyway). */
+ * until it is empty (a failure to watch is logged and returned, the exit is reported anyway). For
+ * one the record says had exited already, only its scope's emptiness is reported or watched. */
 int executor_adopted_gone(Process *p);
 
 /* ".../cgroup.procs" of the scope of `p`, when known. */

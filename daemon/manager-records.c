@@ -550,12 +550,10 @@ static int manager_adopt(Manager *m, const StoredSession *st) {
 
                         if (!gone[i] || s->state == SESSION_FINISHED)
                                 continue;
-                        if (p->state == PROCESS_EXITED) {
-                                /* It had exited before; is what it left behind gone too? */
-                                (void) executor_adopted_gone(p);
-                                continue;
-                        }
-                        log_info("Session %s: %s (pid %d) ended while profd was away.", s->id, p->name, (int) p->pid);
+                        if (p->state != PROCESS_EXITED)
+                                log_info("Session %s: %s (pid %d) ended while profd was away.", s->id, p->name,
+                                         (int) p->pid);
+                        /* For one that had exited before: is what it left behind gone too? */
                         (void) executor_adopted_gone(p);
                 }
         }
