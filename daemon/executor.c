@@ -80,6 +80,10 @@ struct ProcessIO {
         sd_event_source *notify_source;
         sd_event_source *ready_timer;
         Scope *scope;
+        /* systemd has not answered for the scope yet. A held child killed now would leave
+         * systemd a scope whose emptying it may never see; the signal waits for the answer. */
+        bool placing;
+        int deferred_signal;
         uint64_t cpu_exited_usec;       /* of the main pid (and what it reaped), once it is reaped */
 
         /* Re-adopted from an earlier daemon: not our child, so no SIGCHLD. Its exit comes as its
@@ -117,6 +121,15 @@ static void process_io_forget_pid(Executor *x, Process *p) {
                 (void) tdelete(p, &x->processes_by_pid, compare_pid);
 }
 
+/* The stdio we were handed for the target: ours to close once the target has its copies, or will
+ * never need them. */
+static void session_io_close_stdio(SessionIO *sio) {
+        if (!sio->own_stdio)
+                return;
+        for (int i = 0; i < 3; i++)
+                sio->stdio[i] = safe_close(sio->stdio[i]);
+}
+
 static void process_io_close_report(ProcessIO *io) {
         io->report_source = sd_event_source_disable_unref(io->report_source);
         io->report_fd = safe_close(io->report_fd);
@@ -130,6 +143,19 @@ static void executor_dispatch(Session *s, const SessionEvent *e) {
         if (r < 0)
                 log_warning_errno(r, "Session %s: failed to handle event %d, ignoring: %m", s->id, e->type);
         (void) log_set_session(previous);
+}
+
+static StartStage start_stage_from_spawn_stage(SpawnStage stage) {
+        switch (stage) {
+        case SPAWN_STAGE_SETUP:
+                return START_STAGE_SETUP;
+        case SPAWN_STAGE_CREDENTIALS:
+                return START_STAGE_CREDENTIALS;
+        case SPAWN_STAGE_CHDIR:
+                return START_STAGE_CHDIR;
+        default:
+                return START_STAGE_EXEC;
+        }
 }
 
 /* Reads the exec report if it is there; dispatches EXEC once. */
@@ -156,7 +182,8 @@ static void process_io_drain_report(Process *p) {
         else if (error != 0)
                 log_error_errno(error, "Session %s: failed to %s supporter %s ('%s'): %m", p->session->id,
                                 spawn_stage_to_string(stage), p->name, p->argv[0]);
-        executor_dispatch(p->session, &(SessionEvent) { .type = SESSION_EVENT_EXEC, .process = p, .error = error });
+        executor_dispatch(p->session, &(SessionEvent) { .type = SESSION_EVENT_EXEC, .process = p, .error = error,
+                                                        .stage = start_stage_from_spawn_stage(stage) });
 }
 
 static int on_report(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
@@ -255,11 +282,18 @@ static void executor_signal_strays(Executor *x, int sig, bool only_new);
 
 static void on_scope_placed(Scope *scope, int error, void *userdata) {
         Process *p = userdata;
+        ProcessIO *io = p->driver_data;
+
+        io->placing = false;
+        if (io->deferred_signal != 0) {
+                (void) scope_kill(scope, io->deferred_signal);
+                io->deferred_signal = 0;
+        }
 
         if (error < 0) {
                 /* Not in its scope, it must not run: count it as a failure to start. */
                 executor_dispatch(p->session, &(SessionEvent) {
-                        .type = SESSION_EVENT_EXEC, .process = p, .error = -error });
+                        .type = SESSION_EVENT_EXEC, .process = p, .error = -error, .stage = START_STAGE_SCOPE });
                 return;
         }
         executor_dispatch(p->session, &(SessionEvent) { .type = SESSION_EVENT_PLACED, .process = p });
@@ -304,6 +338,7 @@ static int process_place(Process *p) {
                 return log_error_errno(r, "Session %s: failed to place %s in %s: %m", p->session->id,
                                        p->name, unit);
         p->placed = r > 0;
+        io->placing = r == 0;
         return 0;
 }
 
@@ -359,9 +394,8 @@ static int driver_spawn(Session *s, Process *p) {
         r = spawn_held(&params, &p->pid, &io->gate_fd, &io->report_fd);
         if (r < 0)
                 return log_error_errno(r, "Session %s: failed to fork %s: %m", s->id, p->name);
-        if (p->role == PROCESS_TARGET && sio->own_stdio)
-                for (int i = 0; i < 3; i++)
-                        sio->stdio[i] = safe_close(sio->stdio[i]);
+        if (p->role == PROCESS_TARGET)
+                session_io_close_stdio(sio);
 
         r = sd_event_add_io(x->event, &io->report_source, io->report_fd, EPOLLIN, on_report, p);
         if (r >= 0 && !tsearch(p, &x->processes_by_pid, compare_pid))
@@ -404,6 +438,12 @@ static int driver_signal(Session *s, Process *p, int sig) {
                 executor_signal_strays(x, sig, false);
         if (!io || !io->scope)
                 return -ESRCH;
+        if (io->placing && !p->released) {
+                /* Held, it runs nothing of its own meanwhile; only SIGKILL is sent to such a one. */
+                io->deferred_signal = sig;
+                log_debug("Session %s: SIG%s to %s waits for its scope.", s->id, signal_abbrev(sig), p->name);
+                return 0;
+        }
         /* Pausing and resuming is the scope's business: the cgroup freezer where there is one. */
         if (IN_SET(sig, SIGSTOP, SIGCONT))
                 r = scope_freeze(io->scope, sig == SIGSTOP);
@@ -471,10 +511,15 @@ static void driver_changed(Session *s) {
         SessionIO *sio = s->userdata;
         Executor *x = sio->executor;
 
-        /* Finished: every process is gone, so the slice may go too. */
-        if (s->state == SESSION_FINISHED && sio->slice_made) {
-                scope_backend_slice_free(x->backend, sio->slice);
-                sio->slice_made = false;
+        /* Finished: every process is gone, so the slice may go too, and the caller's stdio of a
+         * target that never ran is given back now, not when the session leaves the bus (a reader
+         * at the other end of a pipe waits for its EOF). */
+        if (s->state == SESSION_FINISHED) {
+                session_io_close_stdio(sio);
+                if (sio->slice_made) {
+                        scope_backend_slice_free(x->backend, sio->slice);
+                        sio->slice_made = false;
+                }
         }
 
         if (x->changed)
@@ -636,6 +681,9 @@ static void executor_process_exited(Executor *x, Process *p, const siginfo_t *si
                 executor_take_terminal(x);
                 x->tty_holder = NULL;
         }
+
+        /* Its gate is of no use any more: a held child killed at it is gone. */
+        io->gate_fd = safe_close(io->gate_fd);
 
         /* The exec report first: a child that failed to exec exits at once, and that exit must not
          * be mistaken for the program's own. */
@@ -816,9 +864,7 @@ Session *executor_remove_session(Session *s) {
         session_free(s);
         if (sio->slice_made)
                 scope_backend_slice_free(sio->executor->backend, sio->slice);
-        if (sio->own_stdio)
-                for (int i = 0; i < 3; i++)
-                        safe_close(sio->stdio[i]);
+        session_io_close_stdio(sio);
         sio->executor->n_sessions--;
         free(sio->slice);
         free(sio->groups);

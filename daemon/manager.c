@@ -18,6 +18,7 @@
 #include "log.h"
 #include "manager.h"
 #include "config.h"
+#include "fs-identity.h"
 #include "path-lookup.h"
 #include "spawn.h"
 #include "strv.h"
@@ -550,31 +551,86 @@ static int check_limits(Manager *m, const Credentials *owner, const SessionSpec 
         return 0;
 }
 
-/* What can be known before anything starts is checked before anything starts. */
-static int check_runnable(const SessionSpec *spec, sd_bus_error *error) {
-        _cleanup_free_ char *path = NULL;
-        struct stat st;
+/* `what` (a spec key, for the message) names a directory the owner may enter. */
+static int check_working_directory(const Credentials *owner, const char *what, const char *path,
+                                   sd_bus_error *error) {
         int r;
 
-        if (spec->working_directory && (stat(spec->working_directory, &st) < 0 || !S_ISDIR(st.st_mode)))
-                return sd_bus_error_setf(error, PROFD_ERROR_INVALID_SPEC, "WorkingDirectory: '%s' is not a directory.",
-                                         spec->working_directory);
-        r = find_executable(spec->target[0], spec->environment, &path);
+        r = fs_check_directory(path);
+        if (r == -EACCES)
+                return sd_bus_error_setf(error, PROFD_ERROR_INVALID_SPEC, "%s: uid %u may not enter '%s'.", what,
+                                         (unsigned) owner->uid, path);
+        if (r < 0)
+                return sd_bus_error_setf(error, PROFD_ERROR_INVALID_SPEC, "%s: '%s' is not a directory (%s).", what,
+                                         path, strerror_abs(r));
+        return 0;
+}
+
+static int check_executable(const char *what, const char *name, char * const *env, sd_bus_error *error) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = find_executable(name, env, &path);
         if (r == -ENOENT)
                 return sd_bus_error_setf(error, PROFD_ERROR_INVALID_SPEC,
-                                         "Target: '%s' not found in the PATH of the session's Environment.",
-                                         spec->target[0]);
+                                         "%s: '%s' not found in the PATH of the session's Environment.", what, name);
         if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Target: cannot look up '%s': %s", spec->target[0], strerror_abs(r));
+                return sd_bus_error_set_errnof(error, r, "%s: cannot look up '%s': %s", what, name, strerror_abs(r));
+        return 0;
+}
+
+static int check_supporter_startable(const Credentials *owner, const SupporterSpec *sup, size_t index,
+                                     char * const *env, sd_bus_error *error) {
+        char what[64];
+        int r;
+
+        if (sup->working_directory) {
+                snprintf(what, sizeof(what), "Supporters[%zu].WorkingDirectory", index);
+                r = check_working_directory(owner, what, sup->working_directory, error);
+                if (r < 0)
+                        return r;
+        }
+        snprintf(what, sizeof(what), "Supporters[%zu].Argv", index);
+        return check_executable(what, sup->argv[0], env, error);
+}
+
+/* What can be known before anything starts is checked before anything starts, as the owner:
+ * what profd answers must not tell the caller about paths it cannot see (fs-identity.h). */
+static int check_runnable(const Credentials *owner, const SessionSpec *spec, sd_bus_error *error) {
+        _cleanup_(fs_identity_leave) FsIdentity id = { .switched = false };
+        int r;
+
+        r = fs_identity_enter(&id, owner->uid, owner->gid, owner->groups, owner->n_groups);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Cannot take on uid %u to check the spec: %s",
+                                               (unsigned) owner->uid, strerror_abs(r));
+        if (spec->working_directory) {
+                r = check_working_directory(owner, "WorkingDirectory", spec->working_directory, error);
+                if (r < 0)
+                        return r;
+        }
+        r = check_executable("Target", spec->target[0], spec->environment, error);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < spec->n_supporters; i++) {
-                path = mfree(path);
-                r = find_executable(spec->supporters[i].argv[0], spec->environment, &path);
-                if (r == -ENOENT)
-                        return sd_bus_error_setf(error, PROFD_ERROR_INVALID_SPEC,
-                                                 "Supporters[%zu].Argv: '%s' not found in the PATH of the session's Environment.",
-                                                 i, spec->supporters[i].argv[0]);
+                r = check_supporter_startable(owner, &spec->supporters[i], i, spec->environment, error);
+                if (r < 0)
+                        return r;
         }
         return 0;
+}
+
+int manager_check_added_supporter(SessionRecord *r, const SupporterSpec *sup, sd_bus_error *error) {
+        _cleanup_(fs_identity_leave) FsIdentity id = { .switched = false };
+        const Credentials *owner = &r->owner;
+        int k;
+
+        k = fs_identity_enter(&id, owner->uid, owner->gid, owner->groups, owner->n_groups);
+        if (k < 0)
+                return sd_bus_error_set_errnof(error, k, "Cannot take on uid %u to check the supporter: %s",
+                                               (unsigned) owner->uid, strerror_abs(k));
+        return check_supporter_startable(owner, sup, r->session->spec->n_supporters, r->session->spec->environment,
+                                         error);
 }
 
 int manager_new_record(Manager *m, const char *id, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups,
@@ -714,7 +770,7 @@ int manager_start_session(Manager *m, sd_bus_message *request, const Credentials
                 if (k < 0)
                         return sd_bus_error_set_errno(error, k);
         }
-        k = check_runnable(spec, error);
+        k = check_runnable(owner, spec, error);
         if (k < 0)
                 return k;
         k = check_after(m, spec, error);
@@ -788,7 +844,9 @@ int manager_start_session(Manager *m, sd_bus_message *request, const Credentials
                 manager_bus_reply_start(r);
         r->announced = true;
         manager_bus_session_new(r);
-        log_session_message(r, r->session->state == SESSION_QUEUED ? "queued." : "started.");
+        /* One that ended at once (an AfterSuccess on a failed session) has said so already. */
+        if (r->session->state != SESSION_FINISHED)
+                log_session_message(r, r->session->state == SESSION_QUEUED ? "queued." : "started.");
         manager_save_record(r);
 
         *ret = r;
@@ -801,6 +859,12 @@ int manager_kill(SessionRecord *r, const char *whom, int sig, sd_bus_error *erro
 
         if (sig <= 0 || sig >= _NSIG)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "signal: %d is not a signal number.", sig);
+        /* Stopped behind the state machine's back, a session would say "running" while nothing
+         * runs, and an ordered Stop would wait out a grace period no process can use. */
+        if (IN_SET(sig, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGCONT))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "signal: SIG%s stops or continues processes; use Pause and Resume.",
+                                         signal_abbrev(sig));
         if (s->state == SESSION_FINISHED)
                 return sd_bus_error_setf(error, PROFD_ERROR_BAD_STATE, "Session %s has finished.", s->id);
 

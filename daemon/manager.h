@@ -125,6 +125,9 @@ unsigned manager_live_sessions_of(Manager *m, uid_t uid);
 
 /* Takes `spec` and the fds. On failure sets `error` and returns a negative errno; nothing is left
  * behind. On success the session exists and is starting. */
+/* Checks, as the session's owner, that a supporter AddSupporter was given could start: its
+ * working directory and its executable. */
+int manager_check_added_supporter(SessionRecord *r, const SupporterSpec *sup, sd_bus_error *error);
 int manager_start_session(Manager *m, sd_bus_message *request, const Credentials *owner, SessionSpec *spec,
                           int stdio[3], SessionRecord **ret, sd_bus_error *error);
 

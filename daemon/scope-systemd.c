@@ -12,7 +12,15 @@
  * far less than a transient unit, whose file it would write; StopUnit unloads it at the end. A scope is made with StartTransientUnit naming the held main pid, and counts as placed
  * once its start job is removed with result "done" (JobRemoved; we Subscribe() so that systemd
  * sends it). Controller= names us, so a `systemctl stop` of a scope or its slice comes here as
- * RequestStop instead of systemd signalling the processes itself. */
+ * RequestStop instead of systemd signalling the processes itself.
+ *
+ * Two limits of the system bus shape this. dbus-daemon lets a connection have 128 calls awaiting
+ * replies (max_replies_per_connection): beyond that it answers LimitsExceeded, so at most
+ * SYSTEMD_CALLS_MAX calls are in flight and the rest wait their turn here, in order. And it lets a
+ * connection have 512 match rules (max_match_rules_per_connection): systemd adds one to its own
+ * connection for every unit with a Controller=, and loses its bus altogether past the limit. So
+ * only CONTROLLED_SCOPES_MAX live scopes name us; the scopes of sessions beyond that are stopped
+ * by systemd itself on `systemctl stop`, which profd sees as their processes ending. */
 
 #define SYSTEMD_SERVICE "org.freedesktop.systemd1"
 #define SYSTEMD_PATH "/org/freedesktop/systemd1"
@@ -26,7 +34,23 @@
  * the bus and the CPUs just as whoever waited for the session (profctl run) reads its result. */
 #define SLICE_STOP_DELAY_USEC (50 * USEC_PER_MSEC)
 
+#define SYSTEMD_CALLS_MAX 64u
+#define CONTROLLED_SCOPES_MAX 256u
+
 typedef struct SystemdBackend SystemdBackend;
+
+/* A call to systemd: waiting for its turn (message set), then in flight (slot set). */
+typedef struct SystemdCall SystemdCall;
+struct SystemdCall {
+        SystemdBackend *backend;
+        sd_bus_message *message;
+        sd_bus_slot *slot;
+        sd_bus_message_handler_t callback;
+        void *userdata;
+        Scope *scope;                   /* the call is about it: cancelled when it goes */
+        LIST_FIELDS(SystemdCall, calls);
+        SystemdCall *waiting_next;
+};
 
 typedef struct DelayedSliceStop DelayedSliceStop;
 struct DelayedSliceStop {
@@ -45,6 +69,11 @@ struct SystemdBackend {
         bool freezer;                   /* the unified cgroup freezer exists: FreezeUnit works */
         Scope **placing;                /* scopes whose start job is not removed yet */
         size_t n_placing;
+        Scope **controlled;             /* live scopes made with Controller= */
+        size_t n_controlled;
+        LIST_HEAD(SystemdCall, calls);  /* all of them */
+        SystemdCall *waiting_head, *waiting_tail;
+        unsigned n_in_flight;
         LIST_HEAD(DelayedSliceStop, delayed); /* counted in n_outstanding */
 };
 
@@ -62,12 +91,146 @@ static SystemdBackend *backend_of(ScopeBackend *b) {
         return (SystemdBackend *) b;
 }
 
-static void placing_remove(SystemdBackend *sb, Scope *scope) {
-        for (size_t i = 0; i < sb->n_placing; i++)
-                if (sb->placing[i] == scope) {
-                        sb->placing[i] = sb->placing[--sb->n_placing];
+static void scope_array_remove(Scope **array, size_t *n, Scope *scope) {
+        for (size_t i = 0; i < *n; i++)
+                if (array[i] == scope) {
+                        array[i] = array[--*n];
                         return;
                 }
+}
+
+static void placing_remove(SystemdBackend *sb, Scope *scope) {
+        scope_array_remove(sb->placing, &sb->n_placing, scope);
+}
+
+static void systemd_calls_dispatch(SystemdBackend *sb);
+
+/* Forgets `c`: a waiting call is never sent, one in flight has its reply ignored. */
+static void systemd_call_unlink(SystemdCall *c) {
+        SystemdBackend *sb = c->backend;
+
+        LIST_REMOVE(calls, sb->calls, c);
+        if (c->message) {
+                SystemdCall **w = &sb->waiting_head, *prev = NULL;
+
+                while (*w && *w != c)
+                        prev = *w, w = &(*w)->waiting_next;
+                if (*w) {
+                        *w = c->waiting_next;
+                        if (sb->waiting_tail == c)
+                                sb->waiting_tail = prev;
+                }
+                sd_bus_message_unref(c->message);
+        }
+        if (c->slot) {
+                sd_bus_slot_unref(c->slot);
+                assert(sb->n_in_flight > 0);
+                sb->n_in_flight--;
+        }
+        free(c);
+}
+
+static int on_call_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        SystemdCall *c = userdata;
+        SystemdBackend *sb = c->backend;
+        sd_bus_message_handler_t callback = c->callback;
+        void *callback_userdata = c->userdata;
+        int r;
+
+        /* Gone before the callback runs, which may end the scope the call was about. */
+        systemd_call_unlink(c);
+        r = callback(reply, callback_userdata, ret_error);
+        systemd_calls_dispatch(sb);
+        return r;
+}
+
+static int systemd_call_send(SystemdCall *c) {
+        int r;
+
+        r = sd_bus_call_async(c->backend->bus, &c->slot, c->message, on_call_reply, c, 0);
+        if (r < 0)
+                return r;
+        c->message = sd_bus_message_unref(c->message);
+        c->backend->n_in_flight++;
+        return 0;
+}
+
+/* Sends what waits, while there is room. A call that cannot be sent gets its error as its reply. */
+static void systemd_calls_dispatch(SystemdBackend *sb) {
+        while (sb->waiting_head && sb->n_in_flight < SYSTEMD_CALLS_MAX) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *error = NULL;
+                SystemdCall *c = sb->waiting_head;
+                sd_bus_message_handler_t callback;
+                void *callback_userdata;
+                int r;
+
+                sb->waiting_head = c->waiting_next;
+                if (!sb->waiting_head)
+                        sb->waiting_tail = NULL;
+                c->waiting_next = NULL;
+                r = systemd_call_send(c);
+                if (r >= 0)
+                        continue;
+                log_warning_errno(r, "Failed to call systemd: %m");
+                callback = c->callback;
+                callback_userdata = c->userdata;
+                (void) sd_bus_message_new_method_errno(c->message, &error, r, NULL);
+                c->message = sd_bus_message_unref(c->message); /* off the queue already */
+                systemd_call_unlink(c);
+                if (error)
+                        (void) callback(error, callback_userdata, NULL);
+        }
+}
+
+/* Calls `member` of the manager object, now or when there is room; `callback` gets the reply. */
+static int systemd_call(SystemdBackend *sb, Scope *scope, sd_bus_message *m, sd_bus_message_handler_t callback,
+                        void *userdata) {
+        SystemdCall *c;
+
+        c = new0(SystemdCall, 1);
+        if (!c)
+                return -ENOMEM;
+        *c = (SystemdCall) { .backend = sb, .message = sd_bus_message_ref(m), .callback = callback,
+                             .userdata = userdata, .scope = scope };
+        LIST_PREPEND(calls, sb->calls, c);
+        if (sb->n_in_flight < SYSTEMD_CALLS_MAX && !sb->waiting_head) {
+                int r = systemd_call_send(c);
+                if (r < 0) {
+                        c->message = sd_bus_message_unref(c->message); /* never queued */
+                        systemd_call_unlink(c);
+                        return r;
+                }
+                return 0;
+        }
+        if (sb->waiting_tail)
+                sb->waiting_tail->waiting_next = c;
+        else
+                sb->waiting_head = c;
+        sb->waiting_tail = c;
+        return 0;
+}
+
+static int systemd_call_method(SystemdBackend *sb, Scope *scope, const char *member, sd_bus_message_handler_t callback,
+                               void *userdata, const char *types, const char *arg1, const char *arg2) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(sb->bus, &m, SYSTEMD_SERVICE, SYSTEMD_PATH, SYSTEMD_MANAGER, member);
+        if (r < 0)
+                return r;
+        r = arg2 ? sd_bus_message_append(m, types, arg1, arg2) : sd_bus_message_append(m, types, arg1);
+        if (r < 0)
+                return r;
+        return systemd_call(sb, scope, m, callback, userdata);
+}
+
+/* The scopes of `slice` stop naming us once it is stopped: systemd drops them, and their match. */
+static void controlled_forget_slice(SystemdBackend *sb, const char *slice) {
+        for (size_t i = 0; i < sb->n_controlled;)
+                if (streq(sb->controlled[i]->slice, slice))
+                        sb->controlled[i] = sb->controlled[--sb->n_controlled];
+                else
+                        i++;
 }
 
 static Scope *placing_find(SystemdBackend *sb, const char *unit) {
@@ -81,7 +244,6 @@ static void scope_placement_done(SystemdBackend *sb, Scope *scope, int error) {
         int r;
 
         placing_remove(sb, scope);
-        scope->slot = sd_bus_slot_unref(scope->slot);
         if (error == 0) {
                 r = scope_discover_cgroup(scope);
                 if (r < 0)
@@ -157,9 +319,9 @@ static void slice_stop(SystemdBackend *sb, const char *slice) {
         ScopeBackend *b = &sb->base;
         int r;
 
+        controlled_forget_slice(sb, slice);
         /* Once stopped, the transient slice is garbage-collected: nothing is left behind. */
-        r = sd_bus_call_method_async(sb->bus, NULL, SYSTEMD_SERVICE, SYSTEMD_PATH, SYSTEMD_MANAGER, "StopUnit",
-                                     on_slice_reply, b, "ss", slice, "replace");
+        r = systemd_call_method(sb, NULL, "StopUnit", on_slice_reply, b, "ss", slice, "replace");
         if (r < 0)
                 log_warning_errno(r, "Failed to stop %s, ignoring: %m", slice);
         else
@@ -181,8 +343,24 @@ static void delayed_slice_stop_run(DelayedSliceStop *d) {
                 b->idle(b->userdata);
 }
 
+static bool placing_in_slice(SystemdBackend *sb, const char *slice) {
+        for (size_t i = 0; i < sb->n_placing; i++)
+                if (streq(sb->placing[i]->slice, slice))
+                        return true;
+        return false;
+}
+
 static int on_delayed_slice_stop(sd_event_source *source, uint64_t usec, void *userdata) {
-        delayed_slice_stop_run(userdata);
+        DelayedSliceStop *d = userdata;
+
+        /* A scope of the slice whose start job is still pending (its process died at the gate,
+         * killed by someone else, before systemd got to it) would be started after the slice's
+         * stop and may keep both loaded: let systemd settle it first. */
+        if (placing_in_slice(d->backend, d->slice) &&
+            sd_event_source_set_time_relative(source, SLICE_STOP_DELAY_USEC) >= 0 &&
+            sd_event_source_set_enabled(source, SD_EVENT_ONESHOT) >= 0)
+                return 0;
+        delayed_slice_stop_run(d);
         return 0;
 }
 
@@ -224,6 +402,7 @@ static int systemd_place(ScopeBackend *b, Scope *scope, const char *description,
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         Scope **grown;
         usec_t unit_stop_timeout;
+        bool controlled;
         int r;
 
         assert(scope->unit);
@@ -240,18 +419,23 @@ static int systemd_place(ScopeBackend *b, Scope *scope, const char *description,
         r = sd_bus_message_append(m, "ss", scope->unit, "fail");
         if (r < 0)
                 return r;
-        r = sd_bus_message_append(m, "a(sv)", 8,
-                                  "Description", "s", description,
-                                  "Slice", "s", scope->slice,
-                                  "PIDs", "au", 1, (uint32_t) scope->pid,
-                                  "Controller", "s", sb->controller,
-                                  "TimeoutStopUSec", "t", (uint64_t) unit_stop_timeout,
-                                  "CollectMode", "s", "inactive-or-failed",
-                                  "CPUAccounting", "b", 1,
-                                  "MemoryAccounting", "b", 1);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(m, "a(sa(sv))", 0);
+        controlled = sb->n_controlled < CONTROLLED_SCOPES_MAX;
+        r = sd_bus_message_open_container(m, 'a', "(sv)");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "(sv)(sv)(sv)(sv)(sv)(sv)(sv)",
+                                          "Description", "s", description,
+                                          "Slice", "s", scope->slice,
+                                          "PIDs", "au", 1, (uint32_t) scope->pid,
+                                          "TimeoutStopUSec", "t", (uint64_t) unit_stop_timeout,
+                                          "CollectMode", "s", "inactive-or-failed",
+                                          "CPUAccounting", "b", 1,
+                                          "MemoryAccounting", "b", 1);
+        if (r >= 0 && controlled)
+                r = sd_bus_message_append(m, "(sv)", "Controller", "s", sb->controller);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "a(sa(sv))", 0);
         if (r < 0)
                 return r;
 
@@ -259,16 +443,32 @@ static int systemd_place(ScopeBackend *b, Scope *scope, const char *description,
         if (!grown)
                 return -ENOMEM;
         sb->placing = grown;
+        if (controlled) {
+                grown = reallocarray(sb->controlled, sb->n_controlled + 1, sizeof(Scope *));
+                if (!grown)
+                        return -ENOMEM;
+                sb->controlled = grown;
+        }
 
-        r = sd_bus_call_async(sb->bus, &scope->slot, m, on_start_reply, scope, 0);
+        r = systemd_call(sb, scope, m, on_start_reply, scope);
         if (r < 0)
                 return r;
         sb->placing[sb->n_placing++] = scope;
+        if (controlled)
+                sb->controlled[sb->n_controlled++] = scope;
         return 0;
 }
 
 static void systemd_done(ScopeBackend *b, Scope *scope) {
-        placing_remove(backend_of(b), scope);
+        SystemdBackend *sb = backend_of(b);
+        SystemdCall *c, *next;
+
+        placing_remove(sb, scope);
+        scope_array_remove(sb->controlled, &sb->n_controlled, scope);
+        LIST_FOREACH_SAFE(calls, c, next, sb->calls)
+                if (c->scope == scope)
+                        systemd_call_unlink(c);
+        systemd_calls_dispatch(sb);
 }
 
 static int on_freeze_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
@@ -290,22 +490,31 @@ static int systemd_freeze(ScopeBackend *b, Scope *scope, bool freeze) {
         if (!sb->freezer)
                 return -EOPNOTSUPP;
         scope->freezing = freeze;
-        r = sd_bus_call_method_async(sb->bus, NULL, SYSTEMD_SERVICE, SYSTEMD_PATH, SYSTEMD_MANAGER,
-                                     freeze ? "FreezeUnit" : "ThawUnit", on_freeze_reply, scope, "s", scope->unit);
+        r = systemd_call_method(sb, scope, freeze ? "FreezeUnit" : "ThawUnit", on_freeze_reply, scope, "s",
+                                scope->unit, NULL);
         return r < 0 ? -EOPNOTSUPP : 0;
 }
 
 static void systemd_free(ScopeBackend *b) {
         SystemdBackend *sb = backend_of(b);
 
-        /* Sent, if not answered: better than a slice left behind. Nobody is told of idleness now. */
+        /* Sent, if not answered: better than a slice left behind. Nobody is told of idleness now,
+         * and what still waits for its turn goes without asking for a reply. */
         b->idle = NULL;
         systemd_flush(b);
+        while (sb->calls) {
+                SystemdCall *c = sb->calls;
+
+                if (c->message && sd_bus_message_set_expect_reply(c->message, false) >= 0)
+                        (void) sd_bus_send(sb->bus, c->message, NULL);
+                systemd_call_unlink(c);
+        }
         sd_bus_slot_unref(sb->job_removed_slot);
         sd_bus_slot_unref(sb->request_stop_slot);
         sd_bus_unref(sb->bus);
         free(sb->controller);
         free(sb->placing);
+        free(sb->controlled);
         free(sb);
 }
 

@@ -63,7 +63,6 @@ Scope *scope_free(Scope *scope) {
                 return NULL;
         if (scope->backend->vtable->done)
                 scope->backend->vtable->done(scope->backend, scope);
-        sd_bus_slot_unref(scope->slot);
         free(scope->unit);
         free(scope->slice);
         free(scope->cgroup_procs);
@@ -107,20 +106,24 @@ int read_pid_list(const char *path, pid_t **ret, size_t *ret_n) {
 
 int scope_kill(Scope *scope, int sig) {
         _cleanup_free_ pid_t *pids = NULL;
-        bool sent = false;
+        bool sent = false, group_sent = false;
         size_t n = 0;
 
         /* The process group first: it exists from the fork on, before any cgroup does. */
         if (kill(-scope->pid, sig) >= 0)
-                sent = true;
+                sent = group_sent = true;
         else if (errno != ESRCH)
                 return negative_errno();
 
-        /* Then whatever left the group but not the scope (setsid(), daemonizing tracers). */
+        /* Then whatever left the group but not the scope (setsid(), daemonizing tracers), once: a
+         * second SIGTERM means "skip the cleanup" to many programs. Never ourselves. */
         if (scope->cgroup_procs && read_pid_list(scope->cgroup_procs, &pids, &n) >= 0)
-                for (size_t i = 0; i < n; i++)
-                        if (pids[i] != getpid() && kill(pids[i], sig) >= 0) /* never ourselves */
+                for (size_t i = 0; i < n; i++) {
+                        if (pids[i] == getpid() || (group_sent && getpgid(pids[i]) == scope->pid))
+                                continue;
+                        if (kill(pids[i], sig) >= 0)
                                 sent = true;
+                }
         return sent ? 0 : -ESRCH;
 }
 

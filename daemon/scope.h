@@ -74,7 +74,6 @@ struct Scope {
 
         ScopePlacedFn placed_cb;
         void *userdata;
-        sd_bus_slot *slot;              /* the StartTransientUnit call */
 };
 
 /* `bus` is a connection to the service manager, used for type systemd; NULL for direct. */

@@ -339,7 +339,6 @@ int bus_session_pause(SessionRecord *r, sd_bus_message *m, bool pause, sd_bus_er
 
 int bus_session_add_supporter(SessionRecord *r, sd_bus_message *m, sd_bus_error *error) {
         _cleanup_(supporter_spec_done) SupporterSpec sup = { 0 };
-        _cleanup_free_ char *path = NULL;
         Session *s = r->session;
         int k;
 
@@ -362,9 +361,9 @@ int bus_session_add_supporter(SessionRecord *r, sd_bus_message *m, sd_bus_error 
                         return sd_bus_error_setf(error, PROFD_ERROR_INVALID_SPEC,
                                                  "Requires: no supporter of session %s provides '%s'.", s->id, *req);
         }
-        if (find_executable(sup.argv[0], s->spec->environment, &path) == -ENOENT)
-                return sd_bus_error_setf(error, PROFD_ERROR_INVALID_SPEC,
-                                         "Argv: '%s' not found in the PATH of the session's Environment.", sup.argv[0]);
+        k = manager_check_added_supporter(r, &sup, error);
+        if (k < 0)
+                return k;
         k = session_add_supporter(s, &sup);
         if (k == -EBUSY)
                 return sd_bus_error_setf(error, PROFD_ERROR_BAD_STATE, "Session %s is %s: supporters join "

@@ -212,9 +212,21 @@ int session_exit_status(const Session *s) {
         return 128 + SIGTERM; /* stopped before it was released */
 }
 
+static const char *start_stage_to_what(StartStage stage) {
+        static const char * const table[_START_STAGE_MAX] = {
+                [START_STAGE_EXEC] = "",
+                [START_STAGE_SCOPE] = "systemd did not make its scope: ",
+                [START_STAGE_SETUP] = "cannot set up its standard I/O: ",
+                [START_STAGE_CREDENTIALS] = "cannot take on its owner's credentials: ",
+                [START_STAGE_CHDIR] = "cannot enter its working directory: ",
+        };
+        return stage >= 0 && stage < _START_STAGE_MAX ? table[stage] : "";
+}
+
 const char *process_format_end(const Process *p, char *buf, size_t size) {
         if (p->exec_error != 0)
-                snprintf(buf, size, "failed to start: %s", strerror(p->exec_error));
+                snprintf(buf, size, "failed to start: %s%s", start_stage_to_what(p->start_stage),
+                         strerror(p->exec_error));
         else if (!p->released)
                 snprintf(buf, size, "never started");
         else if (p->state != PROCESS_EXITED)
@@ -283,12 +295,16 @@ static int session_enter_finished(Session *s) {
 /* Asks `p` to go: SIGTERM to everything of it. A process still held at its gate never ran any code
  * of its own, so it is simply killed, which counts as nothing. */
 static void session_terminate_process(Session *s, Process *p) {
-        if (process_is_gone(p) || p->exec_error != 0)
-                return; /* a child that failed to exec is exiting by itself */
+        if (process_is_gone(p))
+                return;
         if (!p->released) {
+                /* Also when its own start failed (its scope refused, say): it waits at the gate
+                 * until told otherwise. */
                 (void) s->driver->signal(s, p, SIGKILL);
                 return;
         }
+        if (p->exec_error != 0)
+                return; /* released, it failed to exec and is exiting by itself */
         (void) s->driver->signal(s, p, SIGTERM);
         if (s->paused_on_stop)
                 (void) s->driver->signal(s, p, SIGCONT);
@@ -368,9 +384,11 @@ static int session_kill_stage(Session *s) {
         for (size_t i = from; i < to; i++) {
                 Process *p = s->processes[i];
 
-                if (process_is_gone(p) || !p->released)
+                if (process_is_gone(p))
                         continue;
                 (void) s->driver->signal(s, p, SIGKILL);
+                if (!p->released)
+                        continue; /* never ran: its death is not a kill */
                 p->sent_signal = SIGKILL;
                 p->killed = true;
         }
@@ -472,12 +490,13 @@ static int session_check_ready(Session *s, Process *p) {
         return session_maybe_release_target(s);
 }
 
-static int session_process_exec(Session *s, Process *p, int error) {
+static int session_process_exec(Session *s, Process *p, int error, StartStage stage) {
         if (p->exec_done || p->exec_error != 0)
                 return 0; /* reported already */
         if (error != 0) {
                 /* Also before release: the child failed to set itself up at the gate. */
                 p->exec_error = error;
+                p->start_stage = stage;
                 return session_begin_stop(s, STOP_CAUSE_EXEC_FAILED);
         }
         if (!p->released)
@@ -693,7 +712,7 @@ int session_dispatch(Session *s, const SessionEvent *e) {
                 r = session_process_placed(s, p);
                 break;
         case SESSION_EVENT_EXEC:
-                r = session_process_exec(s, p, e->error);
+                r = session_process_exec(s, p, e->error, e->stage);
                 break;
         case SESSION_EVENT_READY:
                 /* Only a notify supporter's READY=1 counts; it may arrive before we saw the exec. */

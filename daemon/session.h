@@ -76,6 +76,16 @@ typedef enum ProcessState {
         _PROCESS_STATE_INVALID = -EINVAL,
 } ProcessState;
 
+/* Which step of starting a process failed, for the message that says so. */
+typedef enum StartStage {
+        START_STAGE_EXEC,               /* execve(), or a step not told apart */
+        START_STAGE_SCOPE,              /* its scope was not made */
+        START_STAGE_SETUP,              /* its standard I/O and fds */
+        START_STAGE_CREDENTIALS,        /* taking on its owner's uid and groups */
+        START_STAGE_CHDIR,              /* entering its working directory */
+        _START_STAGE_MAX,
+} StartStage;
+
 typedef enum SessionTimer {
         SESSION_TIMER_STOP,             /* grace of the current teardown stage */
         SESSION_TIMER_MAX_DURATION,     /* the watchdog */
@@ -99,6 +109,7 @@ struct Process {
         bool ready;
         bool empty;                     /* nothing left in its scope / process group */
         int exec_error;                 /* positive errno when it could not be started */
+        StartStage start_stage;         /* ... and at which step */
         int exit_code;                  /* CLD_EXITED, CLD_KILLED or CLD_DUMPED; 0 while alive */
         int exit_status;                /* exit status or signal number */
         int sent_signal;                /* last teardown signal sent: 0, SIGTERM or SIGKILL */
@@ -132,7 +143,8 @@ typedef struct SessionDriver {
 typedef enum SessionEventType {
         SESSION_EVENT_START,            /* admitted: fork and start */
         SESSION_EVENT_PLACED,           /* .process is in its scope */
-        SESSION_EVENT_EXEC,             /* .process execve() done; .error is a positive errno on failure */
+        SESSION_EVENT_EXEC,             /* .process execve() done; .error is a positive errno on
+                                         * failure, .stage the step that failed */
         SESSION_EVENT_READY,            /* .process sent READY=1 */
         SESSION_EVENT_EXITED,           /* .process main pid reaped: .code (CLD_*), .status, and
                                          * .empty if nothing else of it is left; .code 0 when the
@@ -151,6 +163,7 @@ typedef struct SessionEvent {
         SessionEventType type;
         Process *process;
         int error;
+        StartStage stage;
         int code;
         int status;
         bool empty;
@@ -211,10 +224,11 @@ bool process_is_gone(const Process *p) _pure_;
 bool process_failed(const Process *p) _pure_;
 
 /* How `p` ended, for people: "exited 0", "killed by SIGTERM", "killed by SIGKILL (escalated)",
- * "killed by SIGKILL (requested)", "dumped core (SIGSEGV)", "failed to execute: No such file or directory", "never started",
- * "running". */
+ * "killed by SIGKILL (requested)", "dumped core, SIGSEGV", "failed to start: No such file or
+ * directory", "failed to start: cannot enter its working directory: Permission denied", "never
+ * started", "running". */
 const char *process_format_end(const Process *p, char *buf, size_t size);
-#define PROCESS_FORMAT_END_MAX 128
+#define PROCESS_FORMAT_END_MAX 160
 
 /* What `profd run` exits with: the target's status, 128+N for signal N, 127/126 when it could not
  * be executed (as a shell does), 127 when it never ran. */

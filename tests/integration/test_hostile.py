@@ -420,7 +420,8 @@ def setUpModule():
     global HOSTILE, GOOD, BYSTANDER
     sandboxed.install_policy()
     with open(CONFIG, "w") as f:
-        f.write("[Limits]\nSessionsPerUser=16\nProcessesPerSession=8\n[Sessions]\nKeepFinishedSec=10s\n")
+        f.write("[Limits]\nSessionsPerUser=16\nProcessesPerSession=8\n[Sessions]\nKeepFinishedSec=10s\n"
+                "[Scheduling]\nMaxParallelSessions=64\n")
     Daemon.start()
     Daemon.fds = open_fds(Daemon.pid)
     HOSTILE = Client(NOBODY)

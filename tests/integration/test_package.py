@@ -254,7 +254,14 @@ class PackageTest(unittest.TestCase):
         found = wait_for("the journal to have PROFD_SESSION=" + sid, entries)
         for e in found:
             self.assertEqual(e.get("_SYSTEMD_UNIT"), "profd.service", e)
-        self.assertTrue(any("finished" in e.get("MESSAGE", "") for e in found), found)
+        # Its start and its end, with the target's pid and, at the end, the result.
+        started_entries = [e for e in found if "PROFD_TARGET_PID" in e and "PROFD_RESULT" not in e]
+        self.assertTrue(started_entries, found)
+        self.assertEqual(started_entries[0]["PROFD_TARGET_PID"], str(started["pid"]))
+        found = wait_for("the session's end in the journal",
+                         lambda: [e for e in entries() if "PROFD_RESULT" in e])
+        self.assertEqual([(e["PROFD_RESULT"], e["PROFD_TARGET_PID"]) for e in found], [("success", str(started["pid"]))])
+        self.assertIn("finished", found[0]["MESSAGE"])
 
     def test_04_dbus_activation(self):
         systemctl("stop", "profd.service")

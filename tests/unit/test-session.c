@@ -476,6 +476,38 @@ START_TEST(test_supporter_exec_failure_target_never_runs) {
 }
 END_TEST
 
+START_TEST(test_scope_refused_while_held) {
+        /* systemd refused a supporter's scope: it waits at its gate, so it is killed, not left
+         * there (it would hold the session in stopping-supporters forever), and its end says
+         * which step failed. */
+        const char *sup[] = { "perf" };
+        char buf[PROCESS_FORMAT_END_MAX];
+        Session *s = make_session(sup, 1);
+
+        rec.place_async = true;
+        ck_assert_int_eq(ev(s, SESSION_EVENT_START, NULL), 0);
+        clear_log();
+        ck_assert_int_eq(session_dispatch(s, &(SessionEvent) { .type = SESSION_EVENT_EXEC, .process = P(s, 1),
+                                                               .error = EEXIST, .stage = START_STAGE_SCOPE }), 0);
+        ck_assert_log("KILL perf;timer stop 5000;");
+        ck_assert_int_eq(s->state, SESSION_STOPPING_SUPPORTERS);
+        /* Its grace ends before it is reaped: SIGKILL again, and still not counted as a kill. */
+        clear_log();
+        ck_assert_int_eq(timer(s, SESSION_TIMER_STOP, NULL), 0);
+        ck_assert_log("KILL perf;");
+        ck_assert(!P(s, 1)->killed);
+        clear_log();
+        ck_assert_int_eq(exited(s, P(s, 1), CLD_KILLED, SIGKILL), 0);
+        ck_assert_log("KILL target;timer stop 5000;");
+        ck_assert_int_eq(exited(s, P(s, 0), CLD_KILLED, SIGKILL), 0);
+        ck_assert_int_eq(s->state, SESSION_FINISHED);
+        ck_assert_int_eq(s->result, SESSION_RESULT_EXEC_FAILED);
+        ck_assert_str_eq(process_format_end(P(s, 1), buf, sizeof(buf)),
+                         "failed to start: systemd did not make its scope: File exists");
+        session_free(s);
+}
+END_TEST
+
 START_TEST(test_spawn_failure) {
         const char *sup[] = { "perf" };
         Session *s = make_session(sup, 1);
@@ -654,6 +686,14 @@ START_TEST(test_format_end) {
         ck_assert_str_eq(process_format_end(&p, buf, sizeof(buf)), "never started");
         p.exec_error = ENOENT;
         ck_assert_str_eq(process_format_end(&p, buf, sizeof(buf)), "failed to start: No such file or directory");
+        p.exec_error = EACCES;
+        p.start_stage = START_STAGE_CHDIR;
+        ck_assert_str_eq(process_format_end(&p, buf, sizeof(buf)),
+                         "failed to start: cannot enter its working directory: Permission denied");
+        p.start_stage = START_STAGE_CREDENTIALS;
+        p.exec_error = EPERM;
+        ck_assert_str_eq(process_format_end(&p, buf, sizeof(buf)),
+                         "failed to start: cannot take on its owner's credentials: Operation not permitted");
 }
 END_TEST
 
@@ -803,6 +843,7 @@ static Suite *session_suite(void) {
         tcase_add_test(tc, test_target_failure);
         tcase_add_test(tc, test_target_exec_failure);
         tcase_add_test(tc, test_supporter_exec_failure_target_never_runs);
+        tcase_add_test(tc, test_scope_refused_while_held);
         tcase_add_test(tc, test_spawn_failure);
         tcase_add_test(tc, test_target_spawn_failure_finishes_at_once);
         suite_add_tcase(s, tc);
