@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <assert.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 
 #include "bus-errors.h"
@@ -159,13 +160,40 @@ static int read_string(sd_bus_message *m, char **ret) {
         return 0;
 }
 
-/* An empty array comes back as NULL; `keep_empty` turns that into an empty strv where NULL would
- * mean something else (no Environment: inherit; an empty one: nothing). */
-static int read_strv(sd_bus_message *m, bool keep_empty, char ***ret) {
+/* Element by element, in linear time (sd_bus_message_read_strv() appends in quadratic time), and
+ * refused at its `max`+1-th element, not after all of it was read. An empty array comes back as
+ * NULL; `keep_empty` turns that into an empty strv where NULL would mean something else (no
+ * Environment: inherit; an empty one: nothing). */
+static int read_strv(sd_bus_message *m, const char *what, size_t max, bool keep_empty, char ***ret,
+                     sd_bus_error *error) {
         _cleanup_strv_free_ char **l = NULL;
+        size_t n = 0, allocated = 0;
+        const char *s;
         int r;
 
-        r = sd_bus_message_read_strv(m, &l);
+        r = sd_bus_message_enter_container(m, SD_BUS_TYPE_ARRAY, "s");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read_basic(m, SD_BUS_TYPE_STRING, &s)) > 0) {
+                if (n >= max)
+                        return spec_error(error, -E2BIG, "%s: more than %zu entries", what, max);
+                if (n + 1 >= allocated) {
+                        size_t k = MAX(16u, allocated * 2);
+                        char **grown = reallocarray(l, k, sizeof(char *));
+
+                        if (!grown)
+                                return -ENOMEM;
+                        l = grown;
+                        allocated = k;
+                }
+                l[n] = strdup(s);
+                if (!l[n])
+                        return -ENOMEM;
+                l[++n] = NULL;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(m);
         if (r < 0)
                 return r;
         if (!l && keep_empty) {
@@ -181,7 +209,7 @@ static int read_resource_names(sd_bus_message *m, const char *what, char ***ret,
         _cleanup_strv_free_ char **l = NULL;
         int r;
 
-        r = read_strv(m, false, &l);
+        r = read_strv(m, what, SPEC_NAMES_MAX, false, &l, error);
         if (r < 0)
                 return r;
         for (char **n = l; n && *n; n++)
@@ -236,7 +264,8 @@ static int read_supporter(sd_bus_message *m, const SessionSpec *spec, size_t ind
                         break;
                 }
                 case SUPPORTER_KEY_ARGV:
-                        r = read_strv(m, true, &s.argv);
+                        snprintf(what, sizeof(what), "%s.Argv", where);
+                        r = read_strv(m, what, SPEC_ARGV_MAX, true, &s.argv, error);
                         break;
                 case SUPPORTER_KEY_READY: {
                         const char *ready;
@@ -377,13 +406,18 @@ static void close_stdio(int (*fds)[3]) {
 static int read_stdio_fd(sd_bus_message *m, const char *key, bool output, int *ret_fd,
                          sd_bus_error *error) {
         int fd, flags, mode, copy;
+        struct stat st;
         int r;
 
         r = sd_bus_message_read(m, "h", &fd);
+        if (r == -EBADMSG)
+                return spec_error(error, -EBADF, "%s: no such file descriptor in the message", key);
         if (r < 0)
                 return r;
 
         /* The process will get it as its stdin or stdout: refuse what would fail only there. */
+        if (fstat(fd, &st) >= 0 && S_ISDIR(st.st_mode))
+                return spec_error(error, -EISDIR, "%s: a directory, not a file to read or write", key);
         flags = fcntl(fd, F_GETFL);
         if (flags < 0)
                 return spec_error(error, -EBADF, "%s: not an open file descriptor", key);
@@ -443,13 +477,13 @@ static int read_session_spec(sd_bus_message *m, SessionSpec **ret_spec, int ret_
 
                 switch ((SessionKey) k) {
                 case SESSION_KEY_TARGET:
-                        r = read_strv(m, false, &spec->target);
+                        r = read_strv(m, key, SPEC_ARGV_MAX, false, &spec->target, error);
                         break;
                 case SESSION_KEY_WORKING_DIRECTORY:
                         r = read_string(m, &spec->working_directory);
                         break;
                 case SESSION_KEY_ENVIRONMENT:
-                        r = read_strv(m, true, &spec->environment);
+                        r = read_strv(m, key, SPEC_ENVIRONMENT_MAX, true, &spec->environment, error);
                         break;
                 case SESSION_KEY_SUPPORTERS:
                         r = read_supporters(m, spec, error);
@@ -464,6 +498,11 @@ static int read_session_spec(sd_bus_message *m, SessionSpec **ret_spec, int ret_
                 }
                 case SESSION_KEY_DESCRIPTION:
                         r = read_string(m, &spec->description);
+                        /* Shown in every listing: a long one would make ListSessions a reply the
+                         * bus refuses to carry. */
+                        if (r >= 0 && strlen(spec->description) > SPEC_DESCRIPTION_MAX)
+                                return spec_error(error, -E2BIG, "Description: %zu bytes, at most %d",
+                                                  strlen(spec->description), SPEC_DESCRIPTION_MAX);
                         break;
                 case SESSION_KEY_MAX_DURATION:
                 case SESSION_KEY_STOP_TIMEOUT: {

@@ -286,6 +286,10 @@ int session_spec_validate(const SessionSpec *spec, const char **ret_message) {
                 *ret_message = "Description: contains control characters";
                 return -EINVAL;
         }
+        if (spec->description && strlen(spec->description) > SPEC_DESCRIPTION_MAX) {
+                *ret_message = "Description: longer than 1024 bytes";
+                return -E2BIG;
+        }
         if (spec->working_directory && spec->working_directory[0] != '/') {
                 *ret_message = "WorkingDirectory: not an absolute path";
                 return -EINVAL;

@@ -15,6 +15,9 @@
 #define SPEC_ARGV_MAX 4096                 /* words in one argv */
 #define SPEC_ARGV_BYTES_MAX (1024 * 1024)  /* bytes of one argv, terminators included */
 #define SPEC_NAME_MAX 32                   /* bytes of a supporter or resource name */
+#define SPEC_NAMES_MAX 64                  /* names in Claims, Uses, After, Requires, Provides */
+#define SPEC_ENVIRONMENT_MAX 16384         /* entries of Environment */
+#define SPEC_DESCRIPTION_MAX 1024          /* bytes of a Description */
 #define SPEC_PRIORITY_MIN (-1000)
 #define SPEC_PRIORITY_MAX 1000
 #define SPEC_STOP_TIMEOUT_DEFAULT (10 * USEC_PER_SEC)

@@ -22,7 +22,7 @@ static int find_session(Manager *m, sd_bus_message *msg, SessionRecord **ret, sd
                 return k;
         r = manager_find_session(m, id);
         if (!r)
-                return sd_bus_error_setf(error, PROFD_ERROR_NO_SUCH_SESSION, "No session '%s'.", id);
+                return sd_bus_error_setf(error, PROFD_ERROR_NO_SUCH_SESSION, "No session '%.64s'.", id);
         *ret = r;
         return 0;
 }
@@ -108,7 +108,7 @@ static int method_status(sd_bus_message *msg, void *userdata, sd_bus_error *erro
 
         k = m->store && store_id_is_valid(id) ? store_load(m->store, id, &st) : -ENOENT;
         if (k == -ENOENT)
-                return sd_bus_error_setf(error, PROFD_ERROR_NO_SUCH_SESSION, "No session '%s'.", id);
+                return sd_bus_error_setf(error, PROFD_ERROR_NO_SUCH_SESSION, "No session '%.64s'.", id);
         if (k < 0)
                 return sd_bus_error_set_errnof(error, k, "The record of session %s cannot be read: %s", id,
                                                strerror_abs(k));
@@ -289,7 +289,7 @@ void manager_bus_reply_start(SessionRecord *r) {
                         if (p->exec_error == 0)
                                 continue;
                         /* Which unit systemd refused is what the caller needs to find the clash. */
-                        k = sd_bus_reply_method_errorf(request, PROFD_ERROR_EXEC_FAILED, "Session %s: %s%s '%s' %s%s%s%s.",
+                        k = sd_bus_reply_method_errorf(request, PROFD_ERROR_EXEC_FAILED, "Session %s: %s%s '%.256s' %s%s%s%s.",
                                                        s->id, p->role == PROCESS_TARGET ? "the target" : "supporter ",
                                                        p->role == PROCESS_TARGET ? "" : p->name, p->argv[0],
                                                        process_format_end(p, buf, sizeof(buf)),

@@ -558,10 +558,10 @@ static int check_working_directory(const Credentials *owner, const char *what, c
 
         r = fs_check_directory(path);
         if (r == -EACCES)
-                return sd_bus_error_setf(error, PROFD_ERROR_INVALID_SPEC, "%s: uid %u may not enter '%s'.", what,
+                return sd_bus_error_setf(error, PROFD_ERROR_INVALID_SPEC, "%s: uid %u may not enter '%.512s'.", what,
                                          (unsigned) owner->uid, path);
         if (r < 0)
-                return sd_bus_error_setf(error, PROFD_ERROR_INVALID_SPEC, "%s: '%s' is not a directory (%s).", what,
+                return sd_bus_error_setf(error, PROFD_ERROR_INVALID_SPEC, "%s: '%.512s' is not a directory (%s).", what,
                                          path, strerror_abs(r));
         return 0;
 }
@@ -573,9 +573,9 @@ static int check_executable(const char *what, const char *name, char * const *en
         r = find_executable(name, env, &path);
         if (r == -ENOENT)
                 return sd_bus_error_setf(error, PROFD_ERROR_INVALID_SPEC,
-                                         "%s: '%s' not found in the PATH of the session's Environment.", what, name);
+                                         "%s: '%.256s' not found in the PATH of the session's Environment.", what, name);
         if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "%s: cannot look up '%s': %s", what, name, strerror_abs(r));
+                return sd_bus_error_set_errnof(error, r, "%s: cannot look up '%.256s': %s", what, name, strerror_abs(r));
         return 0;
 }
 
@@ -743,7 +743,7 @@ void manager_run_queue(Manager *m) {
 static int check_after(Manager *m, const SessionSpec *spec, sd_bus_error *error) {
         for (char **id = spec->after; id && *id; id++)
                 if (manager_dependency_state(*id, m) == DEPENDENCY_UNKNOWN)
-                        return sd_bus_error_setf(error, PROFD_ERROR_INVALID_SPEC, "%s: no session '%s'.",
+                        return sd_bus_error_setf(error, PROFD_ERROR_INVALID_SPEC, "%s: no session '%.64s'.",
                                                  spec->after_success ? "AfterSuccess" : "After", *id);
         return 0;
 }
@@ -883,10 +883,10 @@ int manager_kill(SessionRecord *r, const char *whom, int sig, sd_bus_error *erro
         }
         if (!any && !streq(whom, "all") && !streq(whom, "target") && !streq(whom, "supporters"))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "whom: '%s' is not target, supporters, all or a supporter of session %s.",
+                                         "whom: '%.64s' is not target, supporters, all or a supporter of session %s.",
                                          whom, s->id);
         if (!sent)
-                return sd_bus_error_setf(error, PROFD_ERROR_BAD_STATE, "Session %s: nothing of '%s' is running.",
+                return sd_bus_error_setf(error, PROFD_ERROR_BAD_STATE, "Session %s: nothing of '%.64s' is running.",
                                          s->id, whom);
         return 0;
 }
@@ -1147,6 +1147,22 @@ Manager *manager_free(Manager *m) {
         return NULL;
 }
 
+/* dbus-daemon dropped us (it does so to a peer that breaks its limits), or it went away. Nothing can
+ * be answered or placed any more: leave, and leave the sessions running. Their records are on disk,
+ * and the next profd, which D-Bus activation starts on the next call, adopts them. */
+static int on_bus_disconnected(sd_bus_message *message, void *userdata, sd_bus_error *ret_error) {
+        Manager *m = userdata;
+
+        log_error("Lost the connection to the bus; exiting. The sessions keep running, and profd adopts "
+                  "them when it starts again.");
+        return sd_event_exit(m->event, -ECONNRESET);
+}
+
+static int manager_watch_disconnect(Manager *m, sd_bus *bus) {
+        return sd_bus_match_signal(bus, NULL, NULL, "/org/freedesktop/DBus/Local", "org.freedesktop.DBus.Local",
+                                   "Disconnected", on_bus_disconnected, m);
+}
+
 static int manager_pick_backend(Manager *m, ScopeBackendType type) {
         const char *controller = NULL;
         int r;
@@ -1165,6 +1181,8 @@ static int manager_pick_backend(Manager *m, ScopeBackendType type) {
                         goto direct;
                 }
                 r = sd_bus_attach_event(m->systemd_bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+                if (r >= 0)
+                        r = manager_watch_disconnect(m, m->systemd_bus);
                 if (r < 0)
                         return r;
         }
@@ -1242,6 +1260,8 @@ int manager_start(Manager *m, const char *listen_address, ScopeBackendType backe
                         return log_error_errno(r, "Failed to connect to the %s bus: %m",
                                                m->mode == MANAGER_USER ? "session" : "system");
                 r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+                if (r >= 0)
+                        r = manager_watch_disconnect(m, m->bus);
                 if (r < 0)
                         return r;
         }

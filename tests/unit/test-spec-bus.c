@@ -513,7 +513,33 @@ START_TEST(test_limits) {
                 ck_assert_int_eq(strv_extend(&many, &n, "a"), 0);
         strv_free(spec->target);
         spec->target = TAKE_PTR(many);
-        assert_spec_refused(spec, NULL, INVALID_SPEC, "Target: too many arguments");
+        /* Refused as it is read, at the first word too many. */
+        assert_spec_refused(spec, NULL, INVALID_SPEC, "Target: more than 4096 entries");
+
+        spec = session_spec_free(spec);
+        spec = simple_spec();
+        n = 0;
+        for (int i = 0; i <= SPEC_ENVIRONMENT_MAX; i++)
+                ck_assert_int_eq(strv_extend(&spec->environment, &n, "A=1"), 0);
+        assert_spec_refused(spec, NULL, INVALID_SPEC, "Environment: more than 16384 entries");
+
+        spec = session_spec_free(spec);
+        spec = simple_spec();
+        n = 0;
+        for (int i = 0; i <= SPEC_NAMES_MAX; i++) {
+                char name[16];
+
+                snprintf(name, sizeof(name), "c%d", i);
+                ck_assert_int_eq(strv_extend(&spec->claims, &n, name), 0);
+        }
+        assert_spec_refused(spec, NULL, INVALID_SPEC, "Claims: more than 64 entries");
+
+        spec = session_spec_free(spec);
+        spec = simple_spec();
+        spec->description = malloc(SPEC_DESCRIPTION_MAX + 2);
+        memset(spec->description, 'd', SPEC_DESCRIPTION_MAX + 1);
+        spec->description[SPEC_DESCRIPTION_MAX + 1] = '\0';
+        assert_spec_refused(spec, NULL, INVALID_SPEC, "Description: 1025 bytes, at most 1024");
 }
 END_TEST
 
@@ -605,7 +631,7 @@ START_TEST(test_add_supporter_limits) {
 
         for (int i = 0; i <= SPEC_ARGV_MAX; i++)
                 ck_assert_int_eq(strv_extend(&big.argv, &n, "a"), 0);
-        assert_add_refused(spec, &big, -E2BIG, "Supporters: too many arguments");
+        assert_add_refused(spec, &big, -E2BIG, "Supporters[0].Argv: more than 4096 entries");
 
         small.argv = strv_make("x", NULL);
         while (spec->n_supporters < SPEC_SUPPORTERS_MAX)
