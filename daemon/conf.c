@@ -52,6 +52,7 @@ static const ConfigItem config_items[] = {
         /* The spec's own limits stay in force: these can only lower them. */
         CONFIG_ITEM("Limits", "ProcessesPerSession", CONFIG_UNSIGNED, processes_per_session,
                     1, SPEC_SUPPORTERS_MAX + 1),
+        CONFIG_ITEM("Limits", "TasksMax", CONFIG_UNSIGNED, tasks_max, 0, UINT_MAX),
         CONFIG_ITEM("Limits", "ArgumentBytes", CONFIG_SIZE, argument_bytes, 1, SPEC_ARGV_BYTES_MAX),
         CONFIG_ITEM("Limits", "EnvironmentBytes", CONFIG_SIZE, environment_bytes, 1, SPEC_ARGV_BYTES_MAX),
         CONFIG_ITEM("Limits", "SpecBytes", CONFIG_SIZE, spec_bytes, 1, SPEC_BYTES_MAX),

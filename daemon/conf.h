@@ -10,6 +10,7 @@
  *   [Limits]
  *   SessionsPerUser=64        sessions one uid may have at a time, finished ones not counted
  *   ProcessesPerSession=65    target and supporters; caps the supporters of one session
+ *   TasksMax=0                TasksMax= of each of a session's scopes; 0: systemd's default
  *   ArgumentBytes=1M          bytes of one argv, terminators included
  *   EnvironmentBytes=1M       bytes of one session's environment
  *   SpecBytes=4M              size of the whole StartSession message
@@ -31,6 +32,7 @@
 typedef struct Config {
         unsigned sessions_per_user;
         unsigned processes_per_session;
+        unsigned tasks_max;                             /* 0: none */
         size_t argument_bytes;
         size_t environment_bytes;
         size_t spec_bytes;

@@ -1210,6 +1210,7 @@ direct:
         if (r < 0)
                 return r;
 done:
+        m->backend->tasks_max = m->config.tasks_max;
         scope_backend_set_callbacks(m->backend, on_stop_request, on_backend_idle, m);
         executor_set_scope_backend(m->executor, m->backend);
         return 0;

@@ -432,6 +432,8 @@ static int systemd_place(ScopeBackend *b, Scope *scope, const char *description,
                                           "MemoryAccounting", "b", 1);
         if (r >= 0 && controlled)
                 r = sd_bus_message_append(m, "(sv)", "Controller", "s", sb->controller);
+        if (r >= 0 && b->tasks_max > 0)
+                r = sd_bus_message_append(m, "(sv)", "TasksMax", "t", b->tasks_max);
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r >= 0)

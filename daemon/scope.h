@@ -59,6 +59,7 @@ struct ScopeBackend {
         void (*idle)(void *userdata);   /* the last outstanding call was answered */
         void *userdata;
         unsigned n_outstanding;         /* calls to the service manager not answered yet */
+        uint64_t tasks_max;             /* TasksMax= of each scope; 0: not set (systemd only) */
 };
 
 struct Scope {

@@ -183,7 +183,7 @@ def recover_profd():
 def setUpModule():
     sandboxed.install_policy()
     with open(CONFIG, "w") as f:
-        f.write("[Limits]\nSessionsPerUser=8\n[Sessions]\nKeepFinishedSec=60s\n[Scheduling]\nMaxParallelSessions=64\n")
+        f.write("[Limits]\nSessionsPerUser=8\nTasksMax=256\n[Sessions]\nKeepFinishedSec=60s\n[Scheduling]\nMaxParallelSessions=64\n")
     start_profd()
 
 
@@ -476,24 +476,15 @@ class ForkBombTest(FaultTest):
         self.assertEqual(st["State"], "finished")
         self.survived = True
 
-    @unittest.expectedFailure
     def test_fork_bomb_held_by_a_limit_profd_sets(self):
-        # profd puts no TasksMax on a session: its scopes are started with Description, Slice,
-        # PIDs, Controller, TimeoutStopUSec, CollectMode and CPU/MemoryAccounting only
-        # (daemon/scope-systemd.c, systemd_place()), profd.conf has no such limit and the spec no
-        # such key. So a session gets systemd's DefaultTasksMax (15% of the kernel's thread limit:
-        # tens of thousands here) and a fork bomb runs until that. What the daemon lacks: a
-        # [Limits] TasksPerSession= (or a spec key bounded by it) set as TasksMax= on the
-        # session's slice. Once it exists, set it low in this test's profd.conf and drop the
-        # expectedFailure. The bomb here stops by itself at 255 processes.
-        default = run("systemctl", "show", "-p", "DefaultTasksMax", "--value").stdout.strip()
-        sid, st, held, peak, limits = self.run_bomb(7)
-        print("\nfork bomb of 255 processes: peak %d tasks, held: %s, TasksMax %s (systemd's default %s)"
-              % (peak, held, limits, default), file=sys.stderr)
-        self.assertIn(st["Result"], ("stopped", "killed"))
-        finite = [int(v) for v in limits.values() if v.isdigit() and v != default]
-        self.assertTrue(finite, "no TasksMax from profd on %s" % limits)
+        # profd.conf's [Limits] TasksMax=256 (this test's configuration) on each scope of the
+        # session: the bomb wants 511 processes and is held at 256.
+        sid, st, held, peak, limits = self.run_bomb(8)
+        self.assertEqual(st["State"], "finished")
+        self.assertEqual(limits["profd-%s-target.scope" % sid], "256", "TasksMax: %s" % limits)
         self.assertTrue(held, "the bomb was not held: %d tasks" % peak)
+        self.assertLessEqual(peak, 256 + 2)
+        self.survived = True
 
 
 class StdoutTest(FaultTest):

@@ -454,12 +454,10 @@ class QueueTest(ProfctlTest):
 
 
 class PipeEOFTest(ProfctlTest):
-    @unittest.expectedFailure
     def test_a_session_that_never_ran_lets_go_of_the_pipes(self):
         # `profctl run ... | cat` ends when profctl does. The daemon closes the terminal fds it was
-        # passed once the target is forked, or when the session leaves the bus (KeepFinishedSec): one
-        # that never ran (stopped while queued, a failed AfterSuccess) keeps the pipe open until then.
-        # A daemon bug; expected to fail until it is fixed there.
+        # passed once the target is forked, or once the session finished: one that never ran (stopped
+        # while queued, a failed AfterSuccess) must not keep the pipe open until it leaves the bus.
         self.assertEqual(profctl("run", "-q", "--", "false").returncode, 1)
         failed = self.newest_session()
         p = subprocess.Popen(as_user(NOBODY) + [PROFCTL, "run", "-q", "--after-success=" + failed, "--", "true"],
