@@ -284,18 +284,16 @@ void manager_bus_reply_start(SessionRecord *r) {
 
                 for (size_t i = 0; i < s->n_processes; i++) {
                         Process *p = s->processes[i];
-                        const char *unit = executor_process_unit(p);
+                        /* Which unit systemd refused is what the caller needs to find the clash. */
+                        const char *unit = p->start_stage == START_STAGE_SCOPE ? executor_process_unit(p) : NULL;
 
                         if (p->exec_error == 0)
                                 continue;
-                        /* Which unit systemd refused is what the caller needs to find the clash. */
                         k = sd_bus_reply_method_errorf(request, PROFD_ERROR_EXEC_FAILED, "Session %s: %s%s '%.256s' %s%s%s%s.",
                                                        s->id, p->role == PROCESS_TARGET ? "the target" : "supporter ",
                                                        p->role == PROCESS_TARGET ? "" : p->name, p->argv[0],
                                                        process_format_end(p, buf, sizeof(buf)),
-                                                       p->start_stage == START_STAGE_SCOPE && unit ? " (" : "",
-                                                       p->start_stage == START_STAGE_SCOPE && unit ? unit : "",
-                                                       p->start_stage == START_STAGE_SCOPE && unit ? ")" : "");
+                                                       unit ? " (" : "", strempty(unit), unit ? ")" : "");
                         if (k < 0)
                                 log_debug_errno(k, "Failed to answer StartSession, ignoring: %m");
                         return;

@@ -594,16 +594,26 @@ static int check_supporter_startable(const Credentials *owner, const SupporterSp
         return check_executable(what, sup->argv[0], env, error);
 }
 
+/* The checks below run as `owner` (fs-identity.h); undone by the caller's cleanup of `id`. */
+static int enter_owner_identity(FsIdentity *id, const Credentials *owner, sd_bus_error *error) {
+        int r;
+
+        r = fs_identity_enter(id, owner->uid, owner->gid, owner->groups, owner->n_groups);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Cannot take on uid %u to check what would start: %s",
+                                               (unsigned) owner->uid, strerror_abs(r));
+        return 0;
+}
+
 /* What can be known before anything starts is checked before anything starts, as the owner:
  * what profd answers must not tell the caller about paths it cannot see (fs-identity.h). */
 static int check_runnable(const Credentials *owner, const SessionSpec *spec, sd_bus_error *error) {
         _cleanup_(fs_identity_leave) FsIdentity id = { .switched = false };
         int r;
 
-        r = fs_identity_enter(&id, owner->uid, owner->gid, owner->groups, owner->n_groups);
+        r = enter_owner_identity(&id, owner, error);
         if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Cannot take on uid %u to check the spec: %s",
-                                               (unsigned) owner->uid, strerror_abs(r));
+                return r;
         if (spec->working_directory) {
                 r = check_working_directory(owner, "WorkingDirectory", spec->working_directory, error);
                 if (r < 0)
@@ -625,10 +635,9 @@ int manager_check_added_supporter(SessionRecord *r, const SupporterSpec *sup, sd
         const Credentials *owner = &r->owner;
         int k;
 
-        k = fs_identity_enter(&id, owner->uid, owner->gid, owner->groups, owner->n_groups);
+        k = enter_owner_identity(&id, owner, error);
         if (k < 0)
-                return sd_bus_error_set_errnof(error, k, "Cannot take on uid %u to check the supporter: %s",
-                                               (unsigned) owner->uid, strerror_abs(k));
+                return k;
         return check_supporter_startable(owner, sup, r->session->spec->n_supporters, r->session->spec->environment,
                                          error);
 }
