@@ -535,11 +535,15 @@ typedef struct Job {
         sd_event_source *signal_sources[4];     /* SIGINT, SIGTERM, SIGHUP, SIGTSTP */
         sd_bus_slot *state_check;       /* run: the State once StartSession answered */
         sd_bus_slot *queued_check;      /* run: Status, to say what a queued session waits for */
+        sd_event_source *comeback_timer; /* profd went: how long we wait for it to come back */
+        sd_bus_slot *activation;        /* profd went: a call that starts it again by D-Bus activation */
 } Job;
 
 static void job_done(Job *j) {
         sd_bus_slot_unref(j->state_check);
         sd_bus_slot_unref(j->queued_check);
+        sd_event_source_disable_unref(j->comeback_timer);
+        sd_bus_slot_unref(j->activation);
         for (size_t i = 0; i < j->n_sessions; i++) {
                 free(j->sessions[i].id);
                 free(j->sessions[i].path);
@@ -640,15 +644,74 @@ static int on_session_removed(sd_bus_message *m, void *userdata, sd_bus_error *r
         return 0;
 }
 
+/* profd went while sessions we follow had not finished. A restart of profd (a package upgrade) or a
+ * crash leaves them running, and the next profd adopts them: it comes back by itself (a restart) or
+ * when a call asks for it (D-Bus activation, after a crash). So wait for the name, a while. */
+#define PROFD_COMEBACK_USEC (60 * USEC_PER_SEC)
+
+static int on_comeback_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Job *j = userdata;
+
+        log_error("profd went away and did not come back within %llu s: the session is lost with it.",
+                  (unsigned long long) (PROFD_COMEBACK_USEC / USEC_PER_SEC));
+        j->lost = true;
+        job_exit(j, PROFCTL_EXIT_FAILURE);
+        return 0;
+}
+
+static int on_activation_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Job *j = userdata;
+
+        j->activation = sd_bus_slot_unref(j->activation);
+        /* Success or not, the name coming back is what we wait for. */
+        if (sd_bus_message_is_method_error(m, NULL))
+                log_debug("Status, to have profd started again: %s", sd_bus_message_get_error(m)->message);
+        return 0;
+}
+
+static void job_profd_gone(Job *j) {
+        Waited *first = NULL;
+        int r;
+
+        for (size_t i = 0; i < j->n_sessions && !first; i++)
+                if (j->sessions[i].id && !j->sessions[i].finished)
+                        first = &j->sessions[i];
+        if (!first || j->comeback_timer)
+                return; /* a StartSession in flight gets its error instead */
+        r = sd_event_add_time_relative(j->event, &j->comeback_timer, CLOCK_MONOTONIC, PROFD_COMEBACK_USEC, 0,
+                                       on_comeback_timeout, j);
+        if (r < 0) {
+                log_error_errno(r, "profd went away, and we cannot wait for it: %m");
+                j->lost = true;
+                job_exit(j, PROFCTL_EXIT_FAILURE);
+                return;
+        }
+        log_info("profd went away; waiting for it to come back (the session goes on without it).");
+        r = sd_bus_call_method_async(j->bus, &j->activation, PROFD_BUS_NAME, PROFD_BUS_PATH,
+                                     PROFD_BUS_MANAGER_INTERFACE, "Status", on_activation_reply, j, "s", first->id);
+        if (r < 0)
+                log_debug_errno(r, "Cannot ask for profd to be started again, waiting: %m");
+}
+
+static void job_profd_back(Job *j) {
+        j->comeback_timer = sd_event_source_disable_unref(j->comeback_timer);
+        log_info("profd is back.");
+        /* Whatever ended meanwhile was said before we subscribed again: read it. */
+        for (size_t i = 0; i < j->n_sessions && !j->done; i++)
+                if (j->sessions[i].id && !j->sessions[i].finished)
+                        job_check(j, &j->sessions[i]);
+}
+
 static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         const char *name, *old_owner, *new_owner;
+        Job *j = userdata;
 
-        if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0 || !streq(name, PROFD_BUS_NAME) ||
-            new_owner[0] != '\0')
+        if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0 || !streq(name, PROFD_BUS_NAME))
                 return 0;
-        log_error("profd went away: the session is gone with it.");
-        ((Job *) userdata)->lost = true;
-        job_exit(userdata, PROFCTL_EXIT_FAILURE);
+        if (new_owner[0] == '\0')
+                job_profd_gone(j);
+        else if (j->comeback_timer)
+                job_profd_back(j);
         return 0;
 }
 

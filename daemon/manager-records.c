@@ -217,8 +217,7 @@ static int manager_save_record_now(SessionRecord *r) {
         return 0;
 }
 
-static int on_save(sd_event_source *source, void *userdata) {
-        Manager *m = userdata;
+void manager_save_records_now(Manager *m) {
         SessionRecord *r;
 
         while ((r = m->save_queue)) {
@@ -226,6 +225,12 @@ static int on_save(sd_event_source *source, void *userdata) {
                 r->save_queued = false;
                 (void) manager_save_record_now(r);
         }
+}
+
+static int on_save(sd_event_source *source, void *userdata) {
+        Manager *m = userdata;
+
+        manager_save_records_now(m);
         if (m->prune_pending) {
                 m->prune_pending = false;
                 manager_prune_records(m);

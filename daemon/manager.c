@@ -119,25 +119,6 @@ static int on_expire(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-static bool manager_all_finished(Manager *m) {
-        LIST_FOREACH(records, r, m->records)
-                if (r->session->state != SESSION_FINISHED)
-                        return false;
-        return true;
-}
-
-/* After SIGTERM: exit once every session finished and systemd answered what we asked of it. */
-static void manager_maybe_exit(Manager *m) {
-        if (!m->stopping)
-                return;
-        /* What the backend put off for later (a session's slice is stopped a little after it
-         * finished) goes now, and is waited for like the rest. */
-        if (m->backend)
-                scope_backend_flush(m->backend);
-        if (manager_all_finished(m) && !(m->backend && scope_backend_busy(m->backend)))
-                (void) sd_event_exit(m->event, 0);
-}
-
 static void on_backend_idle(void *userdata) {
         manager_maybe_exit(userdata);
 }
@@ -240,6 +221,8 @@ static void on_session_changed(Session *s, void *userdata) {
         if (s->state == SESSION_FINISHED && !r->finished_seen)
                 manager_session_finished(m, r);
         manager_save_record(r);
+        /* Leaving for a restart waits for sessions that are starting. */
+        manager_maybe_exit(m);
 }
 
 /* "profd-<id>-<name>.scope" or "profd-<id>.slice": systemd wants it stopped. */
@@ -722,6 +705,9 @@ void manager_run_queue(Manager *m) {
         size_t n_start = 0, n_failed = 0;
         int k;
 
+        /* Stopping, every queued session is stopped; leaving, they stay queued for the next profd. */
+        if (m->shutdown != MANAGER_SERVING)
+                return;
         k = scheduler_dispatch(m->scheduler, &start, &n_start, &failed, &n_failed);
         if (k < 0) {
                 log_error_errno(k, "Cannot run the queue: %m");
@@ -766,7 +752,7 @@ int manager_start_session(Manager *m, sd_bus_message *request, const Credentials
         char id[32];
         int k;
 
-        if (m->stopping)
+        if (m->shutdown != MANAGER_SERVING)
                 return sd_bus_error_setf(error, PROFD_ERROR_BAD_STATE, "profd is shutting down.");
         if (m->mode == MANAGER_USER && owner->uid != geteuid())
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
@@ -1023,26 +1009,6 @@ static int manager_listen(Manager *m, const char *address) {
         return 0;
 }
 
-static int on_signal(sd_event_source *source, const struct signalfd_siginfo *si, void *userdata) {
-        Manager *m = userdata;
-
-        m->n_stop_signals++;
-        if (m->n_stop_signals == 1) {
-                log_info("Got SIG%s, stopping every session.", signal_abbrev((int) si->ssi_signo));
-                (void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping every session.");
-                m->stopping = true;
-                LIST_FOREACH(records, r, m->records)
-                        (void) manager_dispatch(r, &(SessionEvent) { .type = SESSION_EVENT_STOP,
-                                                                             .cause = STOP_CAUSE_REQUEST });
-        } else {
-                log_info("Got SIG%s again, skipping the grace periods.", signal_abbrev((int) si->ssi_signo));
-                LIST_FOREACH(records, r, m->records)
-                        (void) manager_dispatch(r, &(SessionEvent) { .type = SESSION_EVENT_ESCALATE });
-        }
-        manager_maybe_exit(m);
-        return 0;
-}
-
 /* The ids go on from the highest one in the state directory, so that a restarted daemon never
  * writes into an earlier session's output. */
 static void manager_load_next_id(Manager *m) {
@@ -1122,6 +1088,9 @@ Manager *manager_free(Manager *m) {
 
         if (!m)
                 return NULL;
+        /* Sessions left running (a restart, a lost bus) go on from what their records say. */
+        manager_save_records_now(m);
+        sd_bus_slot_unref(m->own_job_query);
         LIST_FOREACH_SAFE(records, r, next, m->records) {
                 LIST_REMOVE(records, m->records, r);
                 session_record_free(r);
@@ -1226,9 +1195,7 @@ done:
 }
 
 int manager_start(Manager *m, const char *listen_address, ScopeBackendType backend) {
-        static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
         const char *gate_helper;
-        sigset_t mask;
         int r;
 
         if (!m->state_directory) {
@@ -1249,16 +1216,9 @@ int manager_start(Manager *m, const char *listen_address, ScopeBackendType backe
         if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
                 return log_error_errno(errno, "Failed to become a subreaper: %m");
 
-        sigemptyset(&mask);
-        for (size_t i = 0; i < ELEMENTSOF(signals); i++)
-                sigaddset(&mask, signals[i]);
-        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-                return negative_errno();
-        for (size_t i = 0; i < ELEMENTSOF(signals); i++) {
-                r = sd_event_add_signal(m->event, &m->signal_sources[i], signals[i], on_signal, m);
-                if (r < 0)
-                        return r;
-        }
+        r = manager_watch_signals(m);
+        if (r < 0)
+                return r;
 
         if (m->mode == MANAGER_LISTEN) {
                 r = manager_listen(m, listen_address);

@@ -67,6 +67,13 @@ struct Peer {
         LIST_FIELDS(Peer, peers);
 };
 
+typedef enum ManagerShutdown {
+        MANAGER_SERVING,
+        MANAGER_ASKING,                 /* SIGTERM: asking systemd whether it restarts us */
+        MANAGER_STOPPING,               /* tearing every session down, then exit */
+        MANAGER_LEAVING,                /* restarted: exit once no session is mid-start, leaving them */
+} ManagerShutdown;
+
 typedef enum ManagerMode {
         MANAGER_SYSTEM,                 /* system bus, sessions as their callers */
         MANAGER_USER,                   /* session bus, the user's own sessions */
@@ -108,8 +115,8 @@ struct Manager {
         unsigned next_caller;
 
         sd_event_source *signal_sources[3];
-        bool stopping;                  /* SIGTERM: tearing every session down, then exit */
-        unsigned n_stop_signals;
+        ManagerShutdown shutdown;
+        sd_bus_slot *own_job_query;     /* SIGTERM: the job systemd runs on our unit */
 };
 
 int manager_new(Manager **ret, ManagerMode mode);
@@ -134,11 +141,18 @@ int manager_start_session(Manager *m, sd_bus_message *request, const Credentials
 /* session_dispatch() with the session's id on every message logged meanwhile. */
 int manager_dispatch(SessionRecord *r, const SessionEvent *e);
 
+/* from manager-shutdown.c */
+int manager_watch_signals(Manager *m);
+/* Once shutting down: exits the loop when what is left to do is done. */
+void manager_maybe_exit(Manager *m);
+
 /* from manager-records.c */
 int manager_record_to_stored(SessionRecord *r, StoredSession **ret);
 /* Writes the record of `r` soon (now, with _flush()). */
 void manager_save_record(SessionRecord *r);
 void manager_save_record_flush(SessionRecord *r);
+/* Writes every record that waits to be written. */
+void manager_save_records_now(Manager *m);
 int manager_load_records(Manager *m);
 void manager_prune_records(Manager *m);
 /* Forget(): a finished session's record and output go. */

@@ -345,6 +345,8 @@ int bus_session_add_supporter(SessionRecord *r, sd_bus_message *m, sd_bus_error 
         k = manager_check_owner(r, m, error);
         if (k < 0)
                 return k;
+        if (r->manager->shutdown != MANAGER_SERVING)
+                return sd_bus_error_setf(error, PROFD_ERROR_BAD_STATE, "profd is shutting down.");
         k = bus_message_read_supporter_spec(m, s->spec, &sup, error);
         if (k < 0)
                 return k;

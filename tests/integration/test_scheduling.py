@@ -8,6 +8,7 @@ import os
 import pwd
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -19,7 +20,7 @@ import sandboxed  # noqa: E402
 
 sandboxed.enter(__file__)
 
-from sandboxed import (PROFD, children_of, failed_units, profd_pid, profd_units, run, stop_profd,  # noqa: E402
+from sandboxed import (PROFCTL, PROFD, children_of, failed_units, profd_pid, profd_units, run, stop_profd,  # noqa: E402
                        wait_for)
 from profd_call import CallError, call, gv_str, gv_strv, gv_supporters, spec  # noqa: E402
 
@@ -337,6 +338,56 @@ class PersistenceTest(unittest.TestCase):
         wait_for("every profd unit to go", lambda: profd_units() == [], timeout=40)
         for sid in sids:
             self.assertRaises(ProcessLookupError, os.kill, pids[sid], 0)
+
+    def test_restart_leaves_sessions_running_for_the_next_profd(self):
+        """`systemctl restart profd` (what a package upgrade runs) is not a stop: the sessions go on,
+        the next profd adopts them, a queued one stays queued, and a client waiting on one goes on
+        waiting."""
+        work = tempfile.mkdtemp(prefix="t-", dir=WORK)
+        os.chmod(work, 0o777)
+        logs = [os.path.join(work, "log%d" % i) for i in range(2)]
+        sids = []
+        for log in logs:
+            sid, _ = call("StartSession", spec([sys.executable, LOGGER, "target", log], Claims=gv_strv(["restart"]),
+                                               Supporters=gv_supporters({"Name": "perf", "Argv": [
+                                                   sys.executable, LOGGER, "perf", log]})))
+            sids.append(sid)
+        wait_for("both processes", lambda: os.path.exists(logs[0]) and len(self.lines(logs[0])) >= 2)
+        self.assertEqual(status(sids[1])["State"], "queued")
+        pid = status(sids[0])["TargetPID"]
+        old_profd = profd_pid()
+        waiter = subprocess.Popen([PROFCTL, "wait", sids[0]], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
+        self.addCleanup(waiter.kill)
+        wait_for("profctl wait on the bus", lambda: str(waiter.pid) in run(
+            "busctl", "list", "--no-legend", "--unique").stdout.split())
+        time.sleep(0.5)  # its Status call, after its subscriptions
+        since = run("date", "+%Y-%m-%d %H:%M:%S").stdout.strip()
+
+        run("systemctl", "restart", "profd.service")
+        self.assertNotIn(profd_pid(), (0, old_profd))
+        st = status(sids[0])
+        self.assertEqual((st["State"], st["Adopted"], st["TargetPID"]), ("running", True, pid))
+        self.assertEqual(self.lines(logs[0])[2:], [], "nothing was signalled")
+        self.assertEqual(status(sids[1])["State"], "queued")
+        journal = run("journalctl", "-u", "profd.service", "--since", since, "-o", "cat").stdout
+        self.assertIn("restarting profd: leaving 2 sessions running", journal)
+        self.assertIsNone(waiter.poll(), "profctl wait follows the session to the next profd")
+
+        call("Stop", "('%s',)" % sids[0])
+        _, err = waiter.communicate(timeout=40)
+        self.assertEqual([w[0] for w in self.lines(logs[0]) if w[1] == "TERM"], ["perf", "target"])
+        st = status(sids[0])
+        self.assertEqual(st["Result"], "stopped")
+        # Its end was not seen (not profd's child any more): unknown, and profctl says failure.
+        self.assertEqual((st["ExitStatus"], waiter.returncode), (-1, 1))
+        self.assertIn("waiting for it to come back", err)
+        self.assertIn("profd is back", err)
+        # The claim is free: the queued session runs under the new profd.
+        wait_for("the queued one to run", lambda: status(sids[1])["State"] == "running")
+        call("Stop", "('%s',)" % sids[1])
+        wait_for("it to finish", lambda: status(sids[1])["State"] == "finished")
+        wait_for("every profd unit to go", lambda: profd_units() == [], timeout=40)
 
     def test_truncated_record_is_skipped_with_a_warning(self):
         sid, _ = call("StartSession", spec(["true"]))
