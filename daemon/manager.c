@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <search.h>
 #include <signal.h>
@@ -23,6 +24,7 @@
 #include "spawn.h"
 #include "strv.h"
 
+#define TRIM_DELAY_USEC USEC_PER_SEC
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 void credentials_done(Credentials *c) {
@@ -105,11 +107,42 @@ static SessionRecord *session_record_free(SessionRecord *r) {
         return NULL;
 }
 
+static int on_trim(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        if (m->n_records == 0 && !(m->backend && scope_backend_busy(m->backend)))
+                (void) malloc_trim(0);
+        return 0;
+}
+
+/* A burst of sessions leaves the heap grown, in pieces glibc keeps for later: once the last session
+ * is gone and systemd has answered every call about them (a thousand slice stops take seconds), they
+ * go back to the kernel, so that an idle profd is as small as it started. A second later, and so at
+ * most once a second: a sequence of sessions would give back, and fault in again, what each one
+ * used. */
+static void manager_trim_memory_later(Manager *m) {
+        int k;
+
+        if (m->trim_source && sd_event_source_get_enabled(m->trim_source, NULL) > 0)
+                return; /* due already */
+        if (!m->trim_source) {
+                k = sd_event_add_time_relative(m->event, &m->trim_source, CLOCK_MONOTONIC, TRIM_DELAY_USEC, 0,
+                                               on_trim, m);
+                if (k < 0)
+                        log_debug_errno(k, "Cannot schedule giving memory back, leaving it: %m");
+                return;
+        }
+        (void) sd_event_source_set_time_relative(m->trim_source, TRIM_DELAY_USEC);
+        (void) sd_event_source_set_enabled(m->trim_source, SD_EVENT_ONESHOT);
+}
+
 void manager_remove_session(Manager *m, SessionRecord *r) {
         assert(r->session->state == SESSION_FINISHED);
         manager_bus_session_removed(r);
         manager_unregister_session(m, r);
         session_record_free(r);
+        if (m->n_records == 0)
+                manager_trim_memory_later(m);
 }
 
 static int on_expire(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -120,7 +153,11 @@ static int on_expire(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static void on_backend_idle(void *userdata) {
-        manager_maybe_exit(userdata);
+        Manager *m = userdata;
+
+        if (m->n_records == 0)
+                manager_trim_memory_later(m);
+        manager_maybe_exit(m);
 }
 
 static int on_run_queue(sd_event_source *source, void *userdata) {
@@ -1098,6 +1135,7 @@ Manager *manager_free(Manager *m) {
         tdestroy(m->records_by_id, free_nothing);
         scheduler_free(m->scheduler);
         sd_event_source_disable_unref(m->queue_source);
+        sd_event_source_disable_unref(m->trim_source);
         sd_event_source_disable_unref(m->save_source);
         store_free(m->store);
         free(m->boot_id);

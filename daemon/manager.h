@@ -88,6 +88,7 @@ struct Manager {
 
         Scheduler *scheduler;           /* who runs when: Claims, Uses, Group, After, the limits */
         sd_event_source *queue_source;  /* runs the queue after a session ended */
+        sd_event_source *trim_source;   /* gives the heap back once the last session went */
         Store *store;                   /* <state>/records */
         char *boot_id;
         sd_event_source *save_source;   /* writes the records of save_queue */

@@ -34,17 +34,25 @@
  * the bus and the CPUs just as whoever waited for the session (profctl run) reads its result. */
 #define SLICE_STOP_DELAY_USEC (50 * USEC_PER_MSEC)
 
+/* Calls to systemd in flight, a call that makes a job counting until the job is removed. dbus-daemon
+ * allows a connection 128 replies pending, and systemd adds a match rule to its own connection for
+ * the sender of every job until the job is gone (besides one per Controller= scope, below): a
+ * burst of StopUnit calls answered at once, each leaving a job behind, pushed systemd past its 512
+ * rules and off the bus. */
 #define SYSTEMD_CALLS_MAX 64u
 #define CONTROLLED_SCOPES_MAX 256u
 
 typedef struct SystemdBackend SystemdBackend;
 
-/* A call to systemd: waiting for its turn (message set), then in flight (slot set). */
+/* A call to systemd: waiting for its turn (message set), then in flight (slot set), then, for one
+ * that made a job, waiting for the job to be removed (job set). */
 typedef struct SystemdCall SystemdCall;
 struct SystemdCall {
         SystemdBackend *backend;
         sd_bus_message *message;
         sd_bus_slot *slot;
+        bool makes_job;                 /* the reply is the path of a job */
+        char *job;
         sd_bus_message_handler_t callback;
         void *userdata;
         Scope *scope;                   /* the call is about it: cancelled when it goes */
@@ -66,6 +74,7 @@ struct SystemdBackend {
         char *controller;
         sd_bus_slot *job_removed_slot;
         sd_bus_slot *request_stop_slot;
+        sd_bus_slot *owner_changed_slot;
         bool freezer;                   /* the unified cgroup freezer exists: FreezeUnit works */
         Scope **placing;                /* scopes whose start job is not removed yet */
         size_t n_placing;
@@ -122,12 +131,20 @@ static void systemd_call_unlink(SystemdCall *c) {
                 }
                 sd_bus_message_unref(c->message);
         }
-        if (c->slot) {
+        if (c->slot || c->job) {
                 sd_bus_slot_unref(c->slot);
                 assert(sb->n_in_flight > 0);
                 sb->n_in_flight--;
         }
+        free(c->job);
         free(c);
+}
+
+static SystemdCall *systemd_call_find_job(SystemdBackend *sb, const char *job) {
+        LIST_FOREACH(calls, c, sb->calls)
+                if (c->job && streq(c->job, job))
+                        return c;
+        return NULL;
 }
 
 static int on_call_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
@@ -137,6 +154,19 @@ static int on_call_reply(sd_bus_message *reply, void *userdata, sd_bus_error *re
         void *callback_userdata = c->userdata;
         int r;
 
+        /* A job keeps its place until JobRemoved. If its path cannot be kept, the place goes now:
+         * a bound passed for a while, rather than a place never given back. */
+        if (c->makes_job && !sd_bus_message_is_method_error(reply, NULL)) {
+                const char *job;
+
+                if (sd_bus_message_read(reply, "o", &job) >= 0 && (c->job = strdup(job))) {
+                        c->slot = sd_bus_slot_unref(c->slot);
+                        c->scope = NULL; /* the job outlives a scope that goes */
+                        (void) sd_bus_message_rewind(reply, true);
+                        return callback(reply, callback_userdata, ret_error);
+                }
+                (void) sd_bus_message_rewind(reply, true);
+        }
         /* Gone before the callback runs, which may end the scope the call was about. */
         systemd_call_unlink(c);
         r = callback(reply, callback_userdata, ret_error);
@@ -185,13 +215,15 @@ static void systemd_calls_dispatch(SystemdBackend *sb) {
 /* Calls `member` of the manager object, now or when there is room; `callback` gets the reply. */
 static int systemd_call(SystemdBackend *sb, Scope *scope, sd_bus_message *m, sd_bus_message_handler_t callback,
                         void *userdata) {
+        const char *member = sd_bus_message_get_member(m);
         SystemdCall *c;
 
         c = new0(SystemdCall, 1);
         if (!c)
                 return -ENOMEM;
         *c = (SystemdCall) { .backend = sb, .message = sd_bus_message_ref(m), .callback = callback,
-                             .userdata = userdata, .scope = scope };
+                             .userdata = userdata, .scope = scope,
+                             .makes_job = member && (streq(member, "StartTransientUnit") || streq(member, "StopUnit")) };
         LIST_PREPEND(calls, sb->calls, c);
         if (sb->n_in_flight < SYSTEMD_CALLS_MAX && !sb->waiting_head) {
                 int r = systemd_call_send(c);
@@ -257,6 +289,7 @@ static void scope_placement_done(SystemdBackend *sb, Scope *scope, int error) {
 static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         SystemdBackend *sb = userdata;
         const char *job, *unit, *result;
+        SystemdCall *call;
         uint32_t id;
         Scope *scope;
         int r;
@@ -266,6 +299,11 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
                 log_debug_errno(r, "Malformed JobRemoved signal, ignoring: %m");
                 return 0;
         }
+        call = systemd_call_find_job(sb, job);
+        if (call) {
+                systemd_call_unlink(call);
+                systemd_calls_dispatch(sb);
+        }
         scope = placing_find(sb, unit);
         if (!scope)
                 return 0;
@@ -274,6 +312,20 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
                 scope_placement_done(sb, scope, -EIO);
         } else
                 scope_placement_done(sb, scope, 0);
+        return 0;
+}
+
+/* systemd left the bus or came back on a new connection (it does so when it loses its own): the
+ * jobs of its old connection are never reported to us as removed. Their places are given back. */
+static int on_systemd_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        SystemdBackend *sb = userdata;
+        SystemdCall *c, *next;
+
+        log_debug("systemd's connection to the bus changed, no longer waiting for its earlier jobs.");
+        LIST_FOREACH_SAFE(calls, c, next, sb->calls)
+                if (c->job)
+                        systemd_call_unlink(c);
+        systemd_calls_dispatch(sb);
         return 0;
 }
 
@@ -513,6 +565,7 @@ static void systemd_free(ScopeBackend *b) {
         }
         sd_bus_slot_unref(sb->job_removed_slot);
         sd_bus_slot_unref(sb->request_stop_slot);
+        sd_bus_slot_unref(sb->owner_changed_slot);
         sd_bus_unref(sb->bus);
         free(sb->controller);
         free(sb->placing);
@@ -557,6 +610,11 @@ int scope_backend_new_systemd(ScopeBackend **ret, sd_bus *bus, const char *contr
         if (r >= 0)
                 r = sd_bus_match_signal(bus, &sb->request_stop_slot, SYSTEMD_SERVICE, NULL,
                                         "org.freedesktop.systemd1.Scope", "RequestStop", on_request_stop, sb);
+        if (r >= 0)
+                r = sd_bus_add_match(bus, &sb->owner_changed_slot,
+                                     "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+                                     "interface='org.freedesktop.DBus',member='NameOwnerChanged',"
+                                     "arg0='" SYSTEMD_SERVICE "'", on_systemd_owner_changed, sb);
         if (r >= 0)
                 r = sd_bus_call_method(bus, SYSTEMD_SERVICE, SYSTEMD_PATH, SYSTEMD_MANAGER, "Subscribe", &error,
                                        NULL, NULL);

@@ -162,11 +162,47 @@ def wait_for(what, predicate, timeout=20):
         time.sleep(0.05)
 
 
+# A stop of profd that takes longer than this is reported with what profd and systemd were doing.
+SLOW_STOP_SECONDS = 20
+
+
+def dump_slow_stop(pid):
+    """What a stop that does not end is waiting for: profd's units, jobs, threads and journal."""
+    report = ["profd.service has been stopping for %d s:" % SLOW_STOP_SECONDS]
+    for argv in (["systemctl", "status", "--no-pager", "-l", "profd.service"], ["systemctl", "list-jobs"],
+                 ["systemctl", "list-units", "--all", "--plain", "--no-legend", "profd*"],
+                 ["journalctl", "-u", "profd.service", "-n", "40", "--no-pager", "-o", "short-monotonic"]):
+        report.append("$ " + " ".join(argv) + "\n" + run(*argv, check=False).stdout)
+    if pid:
+        for name in ("status", "wchan", "stack"):
+            try:
+                with open("/proc/%d/%s" % (pid, name)) as f:
+                    report.append("/proc/%d/%s:\n%s" % (pid, name, f.read()))
+            except OSError as e:
+                report.append("/proc/%d/%s: %s" % (pid, name, e))
+        if shutil.which("gdb"):
+            report.append(run("gdb", "-p", str(pid), "-batch", "-ex", "thread apply all bt", check=False,
+                              timeout=60).stdout)
+    print("\n".join(report), file=sys.stderr, flush=True)
+
+
 def stop_profd():
     # As long as systemd itself may take: TimeoutStopSec= (90 s), then its SIGKILL. A stop that
     # slow (seen once under ASan on a loaded machine) is for the caller's leak checks to report,
-    # not a reason to leave profd half-stopped for every later test.
-    run("systemctl", "stop", "profd.service", check=False, timeout=150)
+    # not a reason to leave profd half-stopped for every later test; past SLOW_STOP_SECONDS it is
+    # reported with what it was waiting for.
+    pid = profd_pid()
+    run("systemctl", "stop", "--no-block", "profd.service", check=False)
+    start = time.monotonic()
+    dumped = False
+    while run("systemctl", "show", "-p", "ActiveState", "--value", "profd.service",
+              check=False).stdout.strip() not in ("inactive", "failed", ""):
+        if not dumped and time.monotonic() - start > SLOW_STOP_SECONDS:
+            dump_slow_stop(pid)
+            dumped = True
+        if time.monotonic() - start > 150:
+            break
+        time.sleep(0.05)
     run("systemctl", "reset-failed", "profd.service", check=False)
     if VALGRIND:
         check_valgrind()

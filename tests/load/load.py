@@ -395,12 +395,35 @@ def finish(p):
     return out
 
 
-def snapshot(what):
+def rss_parts(pid):
+    """VmRSS in KiB by where it is: the malloc heap, other anonymous memory, files (code, data)."""
+    parts = collections.Counter()
+    name = None
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            fields = line.split()
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                name = fields[5] if len(fields) > 5 else ""
+            elif fields[0] == "Rss:":
+                parts["heap" if name == "[heap]" else "file" if name.startswith("/") else "anon"] += int(fields[1])
+    return parts
+
+
+# An idle profd gives its heap back a second after its last session went (TRIM_DELAY_USEC in
+# daemon/manager.c): what the idle snapshots wait before they measure.
+TRIM_WAIT = 2
+
+
+def snapshot(what, idle=True):
+    if idle:
+        time.sleep(TRIM_WAIT)
     pid = profd_pid()
     st = proc_status(pid)
     snap = {"rss_kb": int(st["VmRSS"][0]), "fds": open_fds(pid), "units": profd_units(), "pid": pid}
-    print("%-34s RSS %6d KiB, %4d fds, %4d profd units" % (what + ":", snap["rss_kb"], len(snap["fds"]),
-                                                           len(snap["units"])), flush=True)
+    parts = rss_parts(pid)
+    print("%-34s RSS %6d KiB (heap %d, other anonymous %d, files %d), %4d fds, %4d profd units" % (
+        what + ":", snap["rss_kb"], parts["heap"], parts["anon"], parts["file"], len(snap["fds"]),
+        len(snap["units"])), flush=True)
     return snap
 
 
@@ -503,7 +526,7 @@ def live_round(k, base):
         except FileNotFoundError:
             pass
     check(as_nobody == LIVE, "%s: %d target processes alive as nobody (%d)" % (what, LIVE, as_nobody))
-    peak = snapshot("%s, all running" % what)
+    peak = snapshot("%s, all running" % what, idle=False)
     print("  %.1f KiB RSS per live session" % ((peak["rss_kb"] - base["rss_kb"]) / max(LIVE, 1)), flush=True)
 
     live.stdin.write("stop\n")
@@ -558,7 +581,7 @@ def main():
     halfway = None
     if "halfway" in done:
         # For people: does memory grow with every session, or level off?
-        halfway = snapshot("sequence, after %d" % done["halfway"])
+        halfway = snapshot("sequence, after %d" % done["halfway"], idle=False)
         done = read_json(seq)
     seq.wait()
     polled = [finish(p) for p in pollers]
