@@ -183,6 +183,9 @@ int manager_record_to_stored(SessionRecord *r, StoredSession **ret) {
         st->gid = r->owner.gid;
         st->priority = spec->priority;
         st->bind_to_caller = spec->bind_to_caller;
+        k = dup_string(&st->caller, r->caller);
+        if (k < 0)
+                return k;
         st->group_exclusive = spec->group_exclusive;
         st->after_success = spec->after_success;
         st->adopted = r->adopted;
@@ -473,6 +476,22 @@ static int process_restore(Process *p, const StoredProcess *sp) {
         return 0;
 }
 
+/* BindToCaller across a restart: a caller on the bus we serve is watched again by its unique name,
+ * which the bus never gives twice (so one that went meanwhile is caught at once). A peer-to-peer
+ * caller's connection ended with the previous profd, and a record without the name cannot say whom
+ * to watch: such a session is stopped, as for any caller gone. */
+static void manager_adopt_caller(Manager *m, SessionRecord *r, const char *caller) {
+        int k = -ENOTCONN;
+
+        if (caller && m->bus)
+                k = manager_watch_caller(r, m->bus, caller);
+        if (k < 0) {
+                log_info("Session %s: cannot watch its caller after the restart (%s).", r->session->id,
+                         strerror_abs(k));
+                manager_caller_gone(r);
+        }
+}
+
 /* A session that ran when the previous profd went: it gets its Session back, with its processes
  * watched through pidfds and its scopes, and goes on from the state it was in. What ended while
  * nobody watched is reported as exited with an unknown status. */
@@ -563,6 +582,8 @@ static int manager_adopt(Manager *m, const StoredSession *st) {
                 }
         }
         free(gone);
+        if (k >= 0 && s->spec->bind_to_caller && s->state != SESSION_FINISHED)
+                manager_adopt_caller(m, r, st->caller);
         manager_save_record(r);
         r->announced = true;
         manager_bus_session_new(r);

@@ -98,6 +98,7 @@ static SessionRecord *session_record_free(SessionRecord *r) {
         sd_bus_slot_unref(r->caller_match);
         sd_bus_slot_unref(r->caller_check);
         sd_bus_unref(r->caller_peer);
+        free(r->caller);
         sd_event_source_disable_unref(r->expire);
         executor_remove_session(r->session);
         credentials_done(&r->owner);
@@ -284,7 +285,7 @@ static void on_stop_request(const char *unit, void *userdata) {
                                                              .cause = STOP_CAUSE_REQUEST });
 }
 
-static void caller_gone(SessionRecord *r) {
+void manager_caller_gone(SessionRecord *r) {
         log_info("Session %s: its caller went away, stopping it.", r->session->id);
         r->caller_match = sd_bus_slot_unref(r->caller_match);
         r->caller_check = sd_bus_slot_unref(r->caller_check);
@@ -296,7 +297,7 @@ static int on_caller_owner_changed(sd_bus_message *m, void *userdata, sd_bus_err
         const char *name, *old_owner, *new_owner;
 
         if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) >= 0 && new_owner[0] == '\0')
-                caller_gone(userdata);
+                manager_caller_gone(userdata);
         return 0;
 }
 
@@ -310,7 +311,7 @@ static int on_caller_match_installed(sd_bus_message *m, void *userdata, sd_bus_e
                 return 0;
         log_warning("Session %s: cannot watch its caller (%s), stopping it.", r->session->id,
                     e->message ? e->message : e->name);
-        caller_gone(r);
+        manager_caller_gone(r);
         return 0;
 }
 
@@ -319,7 +320,7 @@ static int on_caller_owner(sd_bus_message *reply, void *userdata, sd_bus_error *
 
         r->caller_check = sd_bus_slot_unref(r->caller_check);
         if (sd_bus_message_is_method_error(reply, NULL))
-                caller_gone(r); /* it left before the match was in place */
+                manager_caller_gone(r); /* it left before the match was in place */
         return 0;
 }
 
@@ -328,12 +329,21 @@ static int on_caller_owner(sd_bus_message *reply, void *userdata, sd_bus_error *
  * meanwhile, a round trip to the bus daemon earlier. The bus daemon handles our messages in order,
  * so the match is in place when it answers GetNameOwner: a caller that left before is caught by
  * that answer, one that leaves after by the signal. */
-static int watch_caller(SessionRecord *r, sd_bus *bus, const char *sender) {
+int manager_watch_caller(SessionRecord *r, sd_bus *bus, const char *sender) {
         _cleanup_free_ char *match = NULL;
         int k;
 
         if (!sender)
                 return -EINVAL;
+        /* Kept in its record: a restarted profd watches the same name. */
+        if (!r->caller || !streq(r->caller, sender)) {
+                char *copy = strdup(sender);
+
+                if (!copy)
+                        return -ENOMEM;
+                free(r->caller);
+                r->caller = copy;
+        }
         if (asprintf(&match, "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
                      "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='%s'", sender) < 0)
                 return -ENOMEM;
@@ -845,7 +855,7 @@ int manager_start_session(Manager *m, sd_bus_message *request, const Credentials
 
         if (r->session->spec->bind_to_caller) {
                 if (m->bus && sd_bus_message_get_bus(request) == m->bus)
-                        k = watch_caller(r, m->bus, sd_bus_message_get_sender(request));
+                        k = manager_watch_caller(r, m->bus, sd_bus_message_get_sender(request));
                 else
                         r->caller_peer = sd_bus_ref(sd_bus_message_get_bus(request));
                 if (k < 0) {

@@ -55,6 +55,7 @@ struct SessionRecord {
         sd_bus_slot *caller_match;      /* BindToCaller on a bus: its unique name losing its owner */
         sd_bus_slot *caller_check;      /* ... and whether it had one still (GetNameOwner) */
         sd_bus *caller_peer;            /* BindToCaller on a peer-to-peer connection */
+        char *caller;                   /* BindToCaller on the bus: the caller's unique name */
         sd_event_source *expire;        /* removes the finished session after KeepFinishedSec */
 
         LIST_FIELDS(SessionRecord, records);
@@ -174,6 +175,10 @@ void manager_remove_session(Manager *m, SessionRecord *r);
 int manager_submit(Manager *m, SessionRecord *r, bool running);
 /* Starts what the scheduler lets start, and ends what can never start. */
 void manager_run_queue(Manager *m);
+
+/* BindToCaller: stops `r` once `sender`, a unique name on `bus`, has no owner (any more). */
+int manager_watch_caller(SessionRecord *r, sd_bus *bus, const char *sender);
+void manager_caller_gone(SessionRecord *r);
 
 /* Sends `sig` to `whom` (target, supporters, all, or a supporter's name). */
 int manager_kill(SessionRecord *r, const char *whom, int sig, sd_bus_error *error);

@@ -94,6 +94,7 @@ static const RecordItem record_items[] = {
         SESSION("Uses", FIELD_STRV, uses),
         SESSION("Priority", FIELD_INT, priority),
         SESSION("BindToCaller", FIELD_BOOL, bind_to_caller),
+        SESSION("Caller", FIELD_STRING, caller),
         SESSION("SessionGroup", FIELD_STRING, session_group),
         FLAG(SECTION_SESSION, "Exclusive", StoredSession, group_exclusive),
         SESSION("After", FIELD_STRV, after),

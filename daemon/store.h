@@ -145,6 +145,7 @@ typedef struct StoredSession {
         char **uses;
         int priority;
         bool bind_to_caller;
+        char *caller;                   /* BindToCaller on the bus: the caller's unique name */
         char *session_group;            /* the spec's Group ("Group=" is the owner's groups) */
         bool group_exclusive;
         char **after;

@@ -278,6 +278,23 @@ class PackageTest(unittest.TestCase):
         # And profctl as a user works against the activated service.
         self.assertEqual(as_nobody("profctl", "run", "-q", "--", "true", check=False).returncode, 0)
 
+    def test_04b_upgrade_restart_keeps_sessions(self):
+        """What the package's postinst runs on upgrade (deb-systemd-invoke restart) leaves a running
+        session running, and the new profd adopts it."""
+        started = json.loads(as_nobody("profctl", "start", "--json", "--", "sleep", "300").stdout)
+        sid, pid = started["id"], started["pid"]
+        old = systemctl("show", "-p", "MainPID", "--value", "profd.service")
+        systemctl("restart", "profd.service")
+        self.assertNotIn(systemctl("show", "-p", "MainPID", "--value", "profd.service"), (old, "0"))
+        os.kill(pid, 0)
+        status = as_nobody("profctl", "status", sid).stdout
+        self.assertRegex(status, r"State:\s+running")
+        self.assertRegex(status, r"(?i)adopted")
+        as_nobody("profctl", "stop", sid)
+        as_nobody("profctl", "wait", sid, check=False)
+        wait_for("the target to be gone", lambda: not os.path.exists("/proc/%d" % pid))
+        self.assertRegex(as_nobody("profctl", "status", sid).stdout, r"Result:\s+stopped")
+
     def test_05_user_unit_by_session_bus_activation(self):
         if not LOGIN:
             self.skipTest("no user with a home directory here (the user unit's StateDirectory= needs one)")

@@ -356,6 +356,13 @@ class PersistenceTest(unittest.TestCase):
         self.assertEqual(status(sids[1])["State"], "queued")
         pid = status(sids[0])["TargetPID"]
         old_profd = profd_pid()
+        # A session bound to its caller (profctl run, BindToCaller) stays bound across the restart.
+        before = {s[0] for s in call("ListSessions")[0]}
+        bound = subprocess.Popen([PROFCTL, "run", "-q", "--", "sleep", "300"], stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(bound.kill)
+        bound_sid = wait_for("profctl run's session", lambda: [
+            s[0] for s in call("ListSessions")[0] if s[0] not in before and s[1] == "running"])[0]
         waiter = subprocess.Popen([PROFCTL, "wait", sids[0]], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   text=True)
         self.addCleanup(waiter.kill)
@@ -370,9 +377,16 @@ class PersistenceTest(unittest.TestCase):
         self.assertEqual((st["State"], st["Adopted"], st["TargetPID"]), ("running", True, pid))
         self.assertEqual(self.lines(logs[0])[2:], [], "nothing was signalled")
         self.assertEqual(status(sids[1])["State"], "queued")
-        journal = run("journalctl", "-u", "profd.service", "--since", since, "-o", "cat").stdout
-        self.assertIn("restarting profd: leaving 2 sessions running", journal)
+        wait_for("the restart in the journal", lambda: "restarting profd: leaving 3 sessions running" in run(
+            "journalctl", "-u", "profd.service", "--since", since, "-o", "cat").stdout)
         self.assertIsNone(waiter.poll(), "profctl wait follows the session to the next profd")
+        self.assertIsNone(bound.poll(), "profctl run follows its session to the next profd")
+        self.assertEqual(status(bound_sid)["State"], "running")
+        bound.kill()
+        bound.wait()
+        wait_for("the session of the killed profctl run to be stopped",
+                 lambda: status(bound_sid)["State"] == "finished")
+        self.assertEqual(status(bound_sid)["Result"], "stopped")
 
         call("Stop", "('%s',)" % sids[0])
         _, err = waiter.communicate(timeout=40)
@@ -402,9 +416,11 @@ class PersistenceTest(unittest.TestCase):
         start_profd()
         with self.assertRaises(CallError):
             status(sid)
-        journal = run("journalctl", "-u", "profd.service", "--since", since, "-o", "cat").stdout
-        self.assertIn("%s.record" % sid, journal)
-        self.assertRegex(journal, r"(?i)skip")
+        def journal():
+            return run("journalctl", "-u", "profd.service", "--since", since, "-o", "cat").stdout
+        # journald may write it a moment after profd said READY=1.
+        wait_for("the warning in the journal", lambda: "%s.record" % sid in journal())
+        self.assertRegex(journal(), r"(?i)skip")
         other, _ = call("StartSession", spec(["true"]))
         wait_for("the daemon to go on", lambda: status(other)["State"] == "finished")
 
