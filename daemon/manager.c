@@ -947,8 +947,30 @@ static void peer_free(Peer *p) {
                                                                              .cause = STOP_CAUSE_REQUEST });
                 }
         sd_event_source_disable_unref(p->defer_free);
+        sd_event_source_disable_unref(p->auth_watch);
         sd_bus_flush_close_unref(p->bus);
         free(p);
+}
+
+/* sd-bus (252) as a server does not look at what it read together with the client's BEGIN: a client
+ * that sends its first call in the same write (GDBus does) gets no answer until it writes again.
+ * So once the connection is up, whatever it holds is processed, from an event source of our own
+ * that runs after each iteration of the loop until then. */
+static int on_peer_authenticated(sd_event_source *s, void *userdata) {
+        Peer *p = userdata;
+        int r;
+
+        r = sd_bus_is_ready(p->bus);
+        if (r == 0)
+                return 0;
+        p->auth_watch = sd_event_source_disable_unref(p->auth_watch);
+        if (r < 0)
+                return 0; /* closed: Disconnected frees it */
+        while ((r = sd_bus_process(p->bus, NULL)) > 0)
+                ;
+        if (r < 0)
+                log_debug_errno(r, "Failed to process a new connection: %m");
+        return 0;
 }
 
 static int on_peer_defer_free(sd_event_source *s, void *userdata) {
@@ -1011,12 +1033,16 @@ static int on_listen(sd_event_source *source, int fd, uint32_t revents, void *us
         r = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
                                 "org.freedesktop.DBus.Local", "Disconnected", on_peer_disconnected, p);
         if (r >= 0)
+                r = sd_event_add_post(m->event, &p->auth_watch, on_peer_authenticated, p);
+        if (r >= 0)
                 r = sd_bus_start(bus);
         if (r < 0) {
+                sd_event_source_disable_unref(p->auth_watch);
                 free(p);
                 return log_warning_errno(r, "Failed to start a connection, dropping it: %m");
         }
-        *p = (Peer) { .manager = m, .bus = TAKE_PTR(bus) };
+        p->manager = m;
+        p->bus = TAKE_PTR(bus);
         LIST_PREPEND(peers, m->peers, p);
         m->n_peers++;
         return 0;

@@ -65,6 +65,7 @@ struct Peer {
         Manager *manager;
         sd_bus *bus;
         sd_event_source *defer_free;    /* a connection is freed outside of its own callbacks */
+        sd_event_source *auth_watch;    /* until it is authenticated: see on_peer_authenticated() */
         LIST_FIELDS(Peer, peers);
 };
 

@@ -84,6 +84,35 @@ def call(method, args=None, fds=(), conn=None, path=PATH, interface=MANAGER, tim
     return reply.unpack() if reply is not None else None
 
 
+def session_status(sid, **kw):
+    """Status(sid): the session's status as a dict."""
+    return call("Status", "('%s',)" % sid, **kw)[0]
+
+
+def wait_session_finished(sid, timeout=60):
+    """Waits until session `sid` has finished or left the bus; returns its status, None if it left."""
+    from sandboxed import wait_for
+
+    def finished():
+        try:
+            return session_status(sid)["State"] == "finished"
+        except CallError as e:
+            return e.name == "org.profd.Profd1.Error.NoSuchSession"
+    wait_for("session %s to finish" % sid, finished, timeout)
+    try:
+        return session_status(sid)
+    except CallError:
+        return None
+
+
+def find_process(st, name):
+    """The entry of ProcessDetails in status `st` named `name`."""
+    for p in st["ProcessDetails"]:
+        if p["Name"] == name:
+            return p
+    raise AssertionError("no process %s in %r" % (name, st["ProcessDetails"]))
+
+
 def main(argv):
     address, user, path, interface, fds, listen = None, False, PATH, None, [], False
     rest = []

@@ -32,7 +32,8 @@ from sandboxed import (PROFD, SYSTEM_PYTHON, as_user, assert_clean_journal, chil
 CALL = os.path.join(HERE, "profd_call.py")
 
 import profd_call  # noqa: E402
-from profd_call import CallError, call, gv_str, gv_strv, gv_supporters, spec  # noqa: E402
+from profd_call import (call, CallError, find_process, gv_str, gv_strv, gv_supporters, session_status,  # noqa: E402
+                        spec, wait_session_finished)
 
 # Scratch space that every user can reach: the build directory, never /tmp (DESIGN.md).
 BASE = os.environ.get("MESON_BUILD_ROOT") or os.path.dirname(PROFD)
@@ -98,7 +99,7 @@ class DaemonTest(unittest.TestCase):
             except CallError:
                 pass
         for sid in self.started:
-            self.wait_finished(sid)
+            wait_session_finished(sid)
         wait_for("every profd unit to go", lambda: profd_units() == [])
         self.assertEqual(failed_units(), "")
         if profd_pid() == self.pid:
@@ -128,30 +129,9 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(path, "/org/profd/Profd1/session/%s" % sid)
         return sid
 
-    def status(self, sid):
-        return call("Status", "('%s',)" % sid)[0]
-
     def prop(self, sid, name):
         return call("Get", "('org.profd.Profd1.Session', '%s')" % name, path="/org/profd/Profd1/session/" + sid,
                     interface="org.freedesktop.DBus.Properties")[0]
-
-    def wait_finished(self, sid, timeout=30):
-        def finished():
-            try:
-                return self.status(sid)["State"] == "finished"
-            except CallError as e:
-                return e.name == "org.profd.Profd1.Error.NoSuchSession"
-        wait_for("session %s to finish" % sid, finished, timeout)
-        try:
-            return self.status(sid)
-        except CallError:
-            return None
-
-    def process(self, st, name):
-        for p in st["ProcessDetails"]:
-            if p["Name"] == name:
-                return p
-        raise AssertionError("no process %s in %r" % (name, st["ProcessDetails"]))
 
     def assert_call_error(self, name, user, method, args=None, path=profd_call.PATH, mentions=None):
         with self.assertRaises(CallError) as cm:
@@ -176,12 +156,12 @@ class CredentialsTest(DaemonTest):
     def test_processes_run_as_the_caller_in_their_scopes(self):
         sid = self.start(self.logger("target"), Supporters=gv_supporters({"Name": "watch", "Argv": self.logger("watch")}))
         self.wait_for_log(2)
-        st = self.status(sid)
+        st = session_status(sid)
         self.assertEqual(st["State"], "running")
         self.assertEqual(st["Owner"], NOBODY.pw_uid)
         self.assertEqual(st["Slice"], "profd-%s.slice" % sid)
         for name in ("target", "watch"):
-            p = self.process(st, name)
+            p = find_process(st, name)
             status = proc_status(p["PID"])
             self.assertEqual(status["Uid"], [str(NOBODY.pw_uid)] * 4, name)
             self.assertEqual(status["Gid"], [str(NOBODY.pw_gid)] * 4, name)
@@ -195,17 +175,17 @@ class CredentialsTest(DaemonTest):
         # Output and working directory: the session's own, owned by the caller.
         out = st["OutputDirectory"]
         self.assertEqual(os.stat(out).st_uid, NOBODY.pw_uid)
-        self.assertEqual(os.readlink("/proc/%d/cwd" % self.process(st, "watch")["PID"]), out)
+        self.assertEqual(os.readlink("/proc/%d/cwd" % find_process(st, "watch")["PID"]), out)
         self.assertEqual(os.stat(os.path.join(out, "watch.log")).st_uid, NOBODY.pw_uid)
 
     def test_root_caller_runs_as_root(self):
         sid = self.start(["sleep", "30"], user=None)
-        pid = self.status(sid)["TargetPID"]
+        pid = session_status(sid)["TargetPID"]
         self.assertEqual(proc_status(pid)["Uid"][0], "0")
 
     def test_default_output_goes_to_files_and_stdin_is_null(self):
         sid = self.start(["sh", "-c", "echo out; echo err >&2; cat; echo rc=$?"])
-        st = self.wait_finished(sid)
+        st = wait_session_finished(sid)
         self.assertEqual(st["Result"], "success")
         with open(os.path.join(st["OutputDirectory"], "target.stdout")) as f:
             self.assertEqual(f.read(), "out\nrc=0\n")
@@ -223,7 +203,7 @@ class CredentialsTest(DaemonTest):
             w = -1
             data = os.read(r, 4096).decode()
             self.assertTrue(data.startswith("hello from "), data)
-            st = self.wait_finished(sid)
+            st = wait_session_finished(sid)
             self.assertEqual(data.strip(), "hello from %d" % st["TargetPID"])
             self.assertEqual(os.read(r, 4096), b"", "profd kept the write end open")
         finally:
@@ -242,56 +222,56 @@ class TeardownTest(DaemonTest):
     def test_stop_is_ordered(self):
         sid = self.start_logged()
         call_as(NOBODY, "Stop", "('%s',)" % sid)
-        st = self.wait_finished(sid)
+        st = wait_session_finished(sid)
         self.assertEqual((st["Result"], st["StopCause"]), ("stopped", "request"))
         self.assert_supporters_stopped_first(self.read_log())
 
     def test_stop_through_the_session_object(self):
         sid = self.start_logged()
         call_as(NOBODY, "Stop", path="/org/profd/Profd1/session/" + sid)
-        self.assertEqual(self.wait_finished(sid)["Result"], "stopped")
+        self.assertEqual(wait_session_finished(sid)["Result"], "stopped")
         self.assert_supporters_stopped_first(self.read_log())
 
     def test_target_exit_stops_the_supporters(self):
         sid = self.start(["sleep", "0.5"], Supporters=gv_supporters({"Name": "watch", "Argv": self.logger("watch")}))
-        st = self.wait_finished(sid)
+        st = wait_session_finished(sid)
         self.assertEqual((st["Result"], st["StopCause"]), ("success", "target-exited"))
         self.assertEqual([e[:2] for e in self.read_log()], [["watch", "START"], ["watch", "TERM"]])
 
     def test_systemctl_stop_of_the_slice_is_ordered(self):
         sid = self.start_logged()
         run("systemctl", "stop", "profd-%s.slice" % sid)
-        st = self.wait_finished(sid)
+        st = wait_session_finished(sid)
         self.assertEqual(st["Result"], "stopped")
         self.assert_supporters_stopped_first(self.read_log())
 
     def test_systemctl_stop_of_a_scope_is_ordered(self):
         sid = self.start_logged()
         run("systemctl", "stop", "--no-block", "profd-%s-target.scope" % sid)
-        self.assertEqual(self.wait_finished(sid)["Result"], "stopped")
+        self.assertEqual(wait_session_finished(sid)["Result"], "stopped")
         self.assert_supporters_stopped_first(self.read_log())
 
     def test_systemctl_kill_of_the_target_ends_the_session(self):
         sid = self.start_logged()
         run("systemctl", "kill", "-s", "SIGKILL", "profd-%s-target.scope" % sid)
-        st = self.wait_finished(sid)
+        st = wait_session_finished(sid)
         self.assertEqual(st["Result"], "target-failed")
-        self.assertEqual(self.process(st, "target")["End"], "killed by SIGKILL")
-        self.assertEqual(self.process(st, "watch")["End"], "exited 0")
+        self.assertEqual(find_process(st, "target")["End"], "killed by SIGKILL")
+        self.assertEqual(find_process(st, "watch")["End"], "exited 0")
 
     def test_max_duration_is_a_timeout(self):
         sid = self.start(["sleep", "30"], MaxDurationUSec="@t 300000")
-        self.assertEqual(self.wait_finished(sid)["Result"], "timeout")
+        self.assertEqual(wait_session_finished(sid)["Result"], "timeout")
 
     def test_stop_timeout_escalates_to_sigkill(self):
         sid = self.start(["sh", "-c", "trap '' TERM; echo ready; while :; do sleep 0.1; done"],
                          StopTimeoutUSec="@t 300000")
-        out = os.path.join(self.status(sid)["OutputDirectory"], "target.stdout")
+        out = os.path.join(session_status(sid)["OutputDirectory"], "target.stdout")
         wait_for("target to run", lambda: os.path.getsize(out) > 0)
         call_as(NOBODY, "Stop", "('%s',)" % sid)
-        st = self.wait_finished(sid)
+        st = wait_session_finished(sid)
         self.assertEqual(st["Result"], "killed")
-        self.assertEqual(self.process(st, "target")["End"], "killed by SIGKILL (escalated)")
+        self.assertEqual(find_process(st, "target")["End"], "killed by SIGKILL (escalated)")
 
     def test_bind_to_caller_stops_when_the_caller_goes(self):
         # The caller is a process of its own (an IDE, say): it starts the session, waits until told
@@ -309,18 +289,18 @@ sys.stdin.read()
         sid = caller.stdout.readline().strip()
         self.started.append(sid)
         self.wait_for_log(2)
-        self.assertEqual(self.status(sid)["State"], "running")
+        self.assertEqual(session_status(sid)["State"], "running")
         caller.stdin.close()
         caller.wait()
         caller.stdout.close()
-        st = self.wait_finished(sid)
+        st = wait_session_finished(sid)
         self.assertEqual(st["Result"], "stopped")
         self.assert_supporters_stopped_first(self.read_log())
 
     def test_without_bind_to_caller_the_session_outlives_its_caller(self):
         sid = self.start(["sleep", "30"])
         time.sleep(0.3)
-        self.assertEqual(self.status(sid)["State"], "running")
+        self.assertEqual(session_status(sid)["State"], "running")
 
 
 class DaemonStopTest(DaemonTest):
@@ -354,12 +334,12 @@ class AccessTest(DaemonTest):
             self.assert_call_error(denied, OTHER, method, args)
         for method, args in (("Stop", None), ("Kill", "('target', 15)"), ("Pause", None), ("Status", None)):
             self.assert_call_error(denied, OTHER, method, args, path=path)
-        self.assertEqual(self.status(sid)["State"], "running")
-        self.assertEqual(proc_state(self.status(sid)["TargetPID"]), "S")
+        self.assertEqual(session_status(sid)["State"], "running")
+        self.assertEqual(proc_state(session_status(sid)["TargetPID"]), "S")
 
         # Listing is open, but shows no argv or environment.
         listed = {s[0]: s for s in call_as(OTHER, "ListSessions")[0]}
-        self.assertEqual(listed[sid][1:5], ["running", NOBODY.pw_uid, self.status(sid)["TargetPID"], ""])
+        self.assertEqual(listed[sid][1:5], ["running", NOBODY.pw_uid, session_status(sid)["TargetPID"], ""])
         self.assertNotIn("sleep", json.dumps(listed[sid]))
         # Properties are as public as ListSessions.
         self.assertEqual(call_as(OTHER, "Get", "('org.profd.Profd1.Session', 'State')", path=path,
@@ -367,7 +347,7 @@ class AccessTest(DaemonTest):
 
         # Root may.
         call("Stop", "('%s',)" % sid)
-        self.assertEqual(self.wait_finished(sid)["Result"], "stopped")
+        self.assertEqual(wait_session_finished(sid)["Result"], "stopped")
 
     def test_unknown_session(self):
         self.assert_call_error("org.profd.Profd1.Error.NoSuchSession", NOBODY, "Stop", "('nope',)")
@@ -376,7 +356,7 @@ class AccessTest(DaemonTest):
 
     def test_finished_session_is_bad_state(self):
         sid = self.start(["true"])
-        self.wait_finished(sid)
+        wait_session_finished(sid)
         self.assert_call_error("org.profd.Profd1.Error.BadState", NOBODY, "Stop", "('%s',)" % sid)
         self.assert_call_error("org.profd.Profd1.Error.BadState", NOBODY, "Pause", "('%s',)" % sid)
 
@@ -461,7 +441,7 @@ class BadInputTest(DaemonTest):
                                    "('%s', 'target', %d)" % (sid, sig), mentions="signal")
         self.assert_call_error("org.freedesktop.DBus.Error.InvalidArgs", NOBODY, "Kill",
                                "('%s', 'nobody-of-it', 15)" % sid, mentions="nobody-of-it")
-        self.assertEqual(self.status(sid)["State"], "running")
+        self.assertEqual(session_status(sid)["State"], "running")
 
     def test_limits(self):
         limit = "org.profd.Profd1.Error.LimitReached"
@@ -488,7 +468,7 @@ class ControlTest(DaemonTest):
     def test_pause_and_resume(self):
         sid = self.start(self.logger("target"), Supporters=gv_supporters({"Name": "watch", "Argv": self.logger("watch")}))
         self.wait_for_log(2)
-        st = self.status(sid)
+        st = session_status(sid)
         pids = [p["PID"] for p in st["ProcessDetails"]]
         call_as(NOBODY, "Pause", "('%s',)" % sid)
         self.assertEqual(self.prop(sid, "State"), "paused")
@@ -505,23 +485,23 @@ class ControlTest(DaemonTest):
         self.wait_for_log(2)
         call_as(NOBODY, "Pause", "('%s',)" % sid)
         call_as(NOBODY, "Stop", "('%s',)" % sid)
-        self.assertEqual(self.wait_finished(sid)["Result"], "stopped")
+        self.assertEqual(wait_session_finished(sid)["Result"], "stopped")
         self.assert_supporters_stopped_first(self.read_log())
 
     def test_kill_whom(self):
         sid = self.start(["sleep", "30"], Supporters=gv_supporters({"Name": "watch", "Argv": ["sleep", "30"]}))
         call_as(NOBODY, "Kill", "('%s', 'watch', 9)" % sid)
-        st = self.wait_finished(sid)
+        st = wait_session_finished(sid)
         self.assertEqual(st["Result"], "killed")
-        self.assertEqual(self.process(st, "watch")["End"], "killed by SIGKILL (requested)")
-        self.assertEqual(self.process(st, "target")["End"], "killed by SIGTERM")
+        self.assertEqual(find_process(st, "watch")["End"], "killed by SIGKILL (requested)")
+        self.assertEqual(find_process(st, "target")["End"], "killed by SIGTERM")
 
     def test_kill_with_another_signal_reaches_the_process(self):
         sid = self.start(["sh", "-c", "trap 'echo got USR1; exit 7' USR1; while :; do sleep 0.1; done"])
-        out = os.path.join(self.status(sid)["OutputDirectory"], "target.stdout")
+        out = os.path.join(session_status(sid)["OutputDirectory"], "target.stdout")
         time.sleep(0.3)
         call_as(NOBODY, "Kill", "('%s', 'target', %d)" % (sid, signal.SIGUSR1))
-        st = self.wait_finished(sid)
+        st = wait_session_finished(sid)
         self.assertEqual((st["Result"], st["ExitStatus"]), ("target-failed", 7))
         with open(out) as f:
             self.assertEqual(f.read(), "got USR1\n")
@@ -531,22 +511,22 @@ class ControlTest(DaemonTest):
         self.wait_for_log(1)
         call_as(NOBODY, "AddSupporter", "('%s', {'Name': <'late'>, 'Argv': <%s>})" % (sid, gv_strv(self.logger("late"))))
         self.wait_for_log(2)
-        st = self.status(sid)
-        late = self.process(st, "late")
+        st = session_status(sid)
+        late = find_process(st, "late")
         self.assertEqual(late["Unit"], "profd-%s-late.scope" % sid)
         self.assertEqual(proc_status(late["PID"])["Uid"][0], str(NOBODY.pw_uid))
         self.assert_call_error("org.profd.Profd1.Error.InvalidSpec", NOBODY, "AddSupporter",
                                "('%s', {'Name': <'late'>, 'Argv': <['true']>})" % sid, mentions="late")
         call_as(NOBODY, "Stop", "('%s',)" % sid)
-        self.wait_finished(sid)
+        wait_session_finished(sid)
         self.assert_supporters_stopped_first(self.read_log(), ("late",))
 
     def test_accounting(self):
         sid = self.start(["sh", "-c", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; exec sleep 30"],
                          Supporters=gv_supporters({"Name": "idle", "Argv": ["sleep", "30"]}))
-        wait_for("the target to burn CPU", lambda: self.process(self.status(sid), "target")["CPUUSec"] >= 100000)
-        st = self.status(sid)
-        target, idle = self.process(st, "target"), self.process(st, "idle")
+        wait_for("the target to burn CPU", lambda: find_process(session_status(sid), "target")["CPUUSec"] >= 100000)
+        st = session_status(sid)
+        target, idle = find_process(st, "target"), find_process(st, "idle")
         self.assertLess(idle["CPUUSec"], target["CPUUSec"])
         self.assertGreater(target["MemoryBytes"], 0)
         self.assertLess(target["MemoryBytes"], 1 << 40)
@@ -565,7 +545,7 @@ class SignalsTest(DaemonTest):
             self.assertEqual(json.loads(listener.stdout.readline())["member"], "listening")
             sid = self.start(["sleep", "30"])
             call_as(NOBODY, "Stop", "('%s',)" % sid)
-            self.wait_finished(sid)
+            wait_session_finished(sid)
             events = []
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:

@@ -35,7 +35,7 @@ sandboxed.enter(__file__)
 from sandboxed import (SYSTEM_PYTHON, as_user, assert_clean_journal, children_of, failed_units,  # noqa: E402
                        open_fds, proc_status, profd_pid, profd_units, run, stop_profd, wait_for)
 import profd_call  # noqa: E402
-from profd_call import CallError, call  # noqa: E402
+from profd_call import call, CallError, find_process, session_status, wait_session_finished  # noqa: E402
 
 CALL = os.path.join(HERE, "profd_call.py")
 LOGGER = os.path.join(HERE, "logger.py")
@@ -216,7 +216,7 @@ class FaultTest(unittest.TestCase):
                 pass
         for sid in self.started:
             try:
-                self.wait_finished(sid, timeout=40)
+                wait_session_finished(sid, timeout=40)
             except AssertionError:
                 pass
         leaks = self.find_leaks()
@@ -227,7 +227,7 @@ class FaultTest(unittest.TestCase):
             # Still serving: a fresh session, start to finish.
             try:
                 sid = self.start(["sh", "-c", "echo fresh"])
-                st = self.wait_finished(sid)
+                st = wait_session_finished(sid)
                 if st["Result"] != "success":
                     leaks.append("a fresh session afterwards ended with %r" % st["Result"])
                 leaks += self.find_leaks()
@@ -304,27 +304,6 @@ class FaultTest(unittest.TestCase):
         self.assertEqual(path, "/org/profd/Profd1/session/%s" % sid)
         return sid
 
-    def status(self, sid):
-        return call("Status", "('%s',)" % sid)[0]
-
-    def wait_finished(self, sid, timeout=30):
-        def finished():
-            try:
-                return self.status(sid)["State"] == "finished"
-            except CallError as e:
-                return e.name == "org.profd.Profd1.Error.NoSuchSession"
-        wait_for("session %s to finish" % sid, finished, timeout)
-        try:
-            return self.status(sid)
-        except CallError:
-            return None
-
-    def process(self, st, name):
-        for p in st["ProcessDetails"]:
-            if p["Name"] == name:
-                return p
-        raise AssertionError("no process %s in %r" % (name, st["ProcessDetails"]))
-
     def sessions_of(self, uid):
         return [s for s in call("ListSessions")[0] if s[2] == uid]
 
@@ -340,10 +319,10 @@ class StubbornProcessTest(FaultTest):
                                                    "Argv": [SYSTEM_PYTHON, "-c", STUBBORN, "stubborn", self.log]}))
         self.wait_for_log(2)
         user_call(NOBODY, "Stop", "('%s',)" % sid)
-        st = self.wait_finished(sid)
+        st = wait_session_finished(sid)
         self.assertEqual((st["Result"], st["StopCause"]), ("killed", "request"))
-        self.assertEqual(self.process(st, "stubborn")["End"], "killed by SIGKILL (escalated)")
-        self.assertEqual(self.process(st, "target")["End"], "exited 0")
+        self.assertEqual(find_process(st, "stubborn")["End"], "killed by SIGKILL (escalated)")
+        self.assertEqual(find_process(st, "target")["End"], "exited 0")
         terms = {e[0]: float(e[2]) for e in self.read_log() if e[1] == "TERM"}
         self.assertIn("stubborn", terms, self.read_log())
         self.assertIn("target", terms, self.read_log())
@@ -362,14 +341,14 @@ class StubbornProcessTest(FaultTest):
             self.skipTest("no strace")
         sid = self.start(self.logger("target"), Supporters=gv_supporters({"Name": "watch", "Argv": self.logger("watch")}))
         self.wait_for_log(2)
-        pids = {p["Name"]: p["PID"] for p in self.status(sid)["ProcessDetails"]}
+        pids = {p["Name"]: p["PID"] for p in session_status(sid)["ProcessDetails"]}
         out = os.path.join(self.dir, "strace")
         tracer = subprocess.Popen([strace, "-qq", "-e", "trace=kill", "-e", "signal=none", "-p", str(self.pid),
                                    "-o", out])
         try:
             wait_for("strace to attach", lambda: proc_status(self.pid)["TracerPid"] != ["0"])
             user_call(NOBODY, "Stop", "('%s',)" % sid)
-            st = self.wait_finished(sid)
+            st = wait_session_finished(sid)
         finally:
             tracer.terminate()
             tracer.wait(timeout=30)
@@ -384,9 +363,9 @@ class StubbornProcessTest(FaultTest):
         pids = os.path.join(self.dir, "pids")
         sid = self.start(["sh", "-c", "for i in $(seq 200); do sleep 300 & echo $! >> %s; done; exit 0" % pids],
                          Supporters=gv_supporters({"Name": "watch", "Argv": self.logger("watch")}))
-        st = self.wait_finished(sid)
+        st = wait_session_finished(sid)
         self.assertEqual((st["Result"], st["StopCause"]), ("success", "target-exited"))
-        self.assertEqual(self.process(st, "target")["End"], "exited 0")
+        self.assertEqual(find_process(st, "target")["End"], "exited 0")
         with open(pids) as f:
             children = [int(p) for p in f.read().split()]
         self.assertEqual(len(children), 200)
@@ -428,7 +407,7 @@ class ForkBombTest(FaultTest):
 
     def run_bomb(self, depth):
         sid = self.start(["sh", "-c", BOMB % depth], StopTimeoutUSec="@t 1000000")
-        st = self.status(sid)
+        st = session_status(sid)
         stderr = os.path.join(st["OutputDirectory"], "target.stderr")
         current = pids_file("profd.slice/profd-%s.slice" % sid, "pids.current")
         peak = [0]
@@ -445,12 +424,12 @@ class ForkBombTest(FaultTest):
         peak[0] = max(peak[0], read_int(pids_file("profd.slice/profd-%s.slice" % sid, "pids.peak")))
         limits = {u: run("systemctl", "show", "-p", "TasksMax", "--value", u).stdout.strip()
                   for u in ("profd-%s-target.scope" % sid, "profd-%s.slice" % sid, "profd.slice")}
-        if self.status(sid)["State"] != "finished":  # a bomb that ran its course ends the session
+        if session_status(sid)["State"] != "finished":  # a bomb that ran its course ends the session
             try:
                 user_call(NOBODY, "Stop", "('%s',)" % sid)
             except CallError as e:
                 self.assertIn("has finished already", e.message)
-        st = self.wait_finished(sid, timeout=60)
+        st = wait_session_finished(sid, timeout=60)
         with open(stderr) as f:
             held = "fork" in f.read()
         return sid, st, held, peak[0], limits
@@ -492,10 +471,10 @@ class StdoutTest(FaultTest):
         sid = self.start(["sh", "-c", "exec >&-; sleep 0.5; echo still here >&2"],
                          Supporters=gv_supporters({"Name": "quiet",
                                                    "Argv": ["sh", "-c", "exec >&- 2>&-; while :; do sleep 0.1; done"]}))
-        st = self.wait_finished(sid)
+        st = wait_session_finished(sid)
         self.assertEqual((st["Result"], st["StopCause"]), ("success", "target-exited"))
-        self.assertEqual(self.process(st, "target")["End"], "exited 0")
-        self.assertEqual(self.process(st, "quiet")["End"], "killed by SIGTERM")
+        self.assertEqual(find_process(st, "target")["End"], "exited 0")
+        self.assertEqual(find_process(st, "quiet")["End"], "killed by SIGTERM")
         self.assertEqual(self.output(st, "target.stderr"), "still here\n")
         self.assertEqual(self.output(st, "target.stdout"), "")
         self.survived = True
@@ -507,11 +486,11 @@ class StdoutTest(FaultTest):
                                                             "while :; do sleep 0.1; done" % self.log]}))
         self.wait_for_log(2)
         time.sleep(0.3)
-        self.assertEqual(self.status(sid)["State"], "running")
+        self.assertEqual(session_status(sid)["State"], "running")
         user_call(NOBODY, "Stop", "('%s',)" % sid)
-        st = self.wait_finished(sid)
+        st = wait_session_finished(sid)
         self.assertEqual(st["Result"], "stopped")
-        self.assertEqual(self.process(st, "quiet")["End"], "killed by SIGTERM")
+        self.assertEqual(find_process(st, "quiet")["End"], "killed by SIGTERM")
         self.survived = True
 
     def test_reader_of_the_targets_stdout_going_away(self):
@@ -523,13 +502,13 @@ class StdoutTest(FaultTest):
             w = -1
             os.close(r)
             r = -1
-            st = self.wait_finished(sid)
+            st = wait_session_finished(sid)
         finally:
             for fd in (r, w):
                 if fd >= 0:
                     os.close(fd)
         self.assertEqual(st["Result"], "target-failed")
-        self.assertEqual(self.process(st, "target")["End"], "killed by SIGPIPE")
+        self.assertEqual(find_process(st, "target")["End"], "killed by SIGPIPE")
         self.survived = True
 
 
@@ -575,7 +554,7 @@ class DisconnectTest(FaultTest):
         caller.stdout.readline()
         sid = self.new_session_of_nobody(before)
         self.wait_for_log(1)
-        self.assertEqual(self.status(sid)["State"], "starting")
+        self.assertEqual(session_status(sid)["State"], "starting")
         caller.stdin.write("go\n")
         caller.stdin.close()
         self.assertEqual(caller.wait(timeout=30), 0)
@@ -585,16 +564,16 @@ class DisconnectTest(FaultTest):
     def test_caller_disconnects_during_start_without_bind_to_caller(self):
         sid = self.start_and_go(bind=False)
         # The answer goes nowhere; the session goes on and runs.
-        wait_for("the session to run", lambda: self.status(sid)["State"] == "running", timeout=30)
+        wait_for("the session to run", lambda: session_status(sid)["State"] == "running", timeout=30)
         self.wait_for_log(2)
         user_call(NOBODY, "Stop", "('%s',)" % sid)
-        st = self.wait_finished(sid)
+        st = wait_session_finished(sid)
         self.assertEqual(st["Result"], "stopped")
         self.survived = True
 
     def test_caller_disconnects_during_start_with_bind_to_caller(self):
         sid = self.start_and_go(bind=True)
-        st = self.wait_finished(sid)
+        st = wait_session_finished(sid)
         self.assertEqual((st["Result"], st["StopCause"]), ("stopped", "request"))
         # Stopped while the supporter was not ready yet: the target never ran.
         self.assertEqual([e[:2] for e in self.read_log()], [["watch", "START"], ["watch", "TERM"]])
@@ -619,8 +598,8 @@ class DisconnectTest(FaultTest):
                 continue
             self.started.append(s[0])
             PROOF["sessions"] += 1
-            if self.status(s[0])["Target"] == ["sleep", "300"]:
-                st = self.wait_finished(s[0])
+            if session_status(s[0])["Target"] == ["sleep", "300"]:
+                st = wait_session_finished(s[0])
                 self.assertEqual(st["Result"], "stopped")
         self.survived = True
 
@@ -628,7 +607,7 @@ class DisconnectTest(FaultTest):
 class UnitClashTest(FaultTest):
     def next_id(self):
         sid = self.start(["true"])
-        self.wait_finished(sid)
+        wait_session_finished(sid)
         return int(sid) + 1
 
     def clash(self, unit, target, **keys):
@@ -646,9 +625,9 @@ class UnitClashTest(FaultTest):
             if sid not in self.started:
                 self.started.append(sid)
             try:
-                st = self.wait_finished(sid, timeout=15)
+                st = wait_session_finished(sid, timeout=15)
             except AssertionError:
-                st = self.status(sid)
+                st = session_status(sid)
                 held = [describe(int(c)) for c in children_of(self.pid)]
                 # Let the daemon go on: kill what it holds at the gate.
                 for c in children_of(self.pid):
@@ -694,7 +673,7 @@ class StateDirectoryFullTest(FaultTest):
             start_profd(full)
             self.pid = profd_pid()
             sid = self.start(["true"])
-            self.wait_finished(sid)
+            wait_session_finished(sid)
             wait_for("the slice to go", lambda: profd_units() == [])
             self.fds = open_fds(self.pid)
             self.started = []
@@ -733,7 +712,7 @@ class StateDirectoryFullTest(FaultTest):
                     os.unlink(os.path.join(fill, name))
             try:
                 sid = self.start(["sh", "-c", "echo hello"])
-                st = self.wait_finished(sid)
+                st = wait_session_finished(sid)
                 self.assertEqual(st["State"], "finished")
             except CallError as e:
                 self.assertIn("No space left on device", e.message)
@@ -742,7 +721,7 @@ class StateDirectoryFullTest(FaultTest):
             # Space again: sessions work again.
             shutil.rmtree(fill)
             sid = self.start(["sh", "-c", "echo hello"])
-            st = self.wait_finished(sid)
+            st = wait_session_finished(sid)
             self.assertEqual(st["Result"], "success")
             self.assertEqual(self.output(st, "target.stdout"), "hello\n")
             self.started = []

@@ -217,7 +217,7 @@ sandboxed.enter(__file__)
 
 from sandboxed import (SYSTEM_PYTHON, as_user, assert_clean_journal, children_of, failed_units,  # noqa: E402
                        open_fds, proc_state, profd_pid, profd_units, run, stop_profd, wait_for)
-from profd_call import CallError, call  # noqa: E402
+from profd_call import call, CallError, session_status, wait_session_finished  # noqa: E402
 from gi.repository import GLib  # noqa: E402
 
 V = GLib.Variant
@@ -500,7 +500,7 @@ class HostileTest(unittest.TestCase):
                 pass
         for sid in self.started:
             try:
-                self.wait_finished(sid)
+                wait_session_finished(sid)
             except (AssertionError, CallError):
                 pass
         GOOD.proc.stdin.write("pause\n")
@@ -579,13 +579,6 @@ class HostileTest(unittest.TestCase):
         PROOF["sessions"] += 1
         return sid
 
-    def status(self, sid):
-        return call("Status", "('%s',)" % sid)[0]
-
-    def wait_finished(self, sid, timeout=60):
-        wait_for("session %s to finish" % sid, lambda: self.status(sid)["State"] == "finished", timeout)
-        return self.status(sid)
-
 
 class SignatureTest(HostileTest):
     def test_wrong_signatures_on_the_manager(self):
@@ -633,8 +626,8 @@ class SignatureTest(HostileTest):
             with self.subTest(property_call=v.print_(False)):
                 method = "Set" if v.get_type_string() == "(ssv)" else "Get"
                 self.assert_refused(self.hostile(method, v, path=path, interface=props), names)
-        self.assertEqual(self.status(sid)["State"], "running")
-        self.assertEqual(self.status(sid)["Owner"], NOBODY.pw_uid)
+        self.assertEqual(session_status(sid)["State"], "running")
+        self.assertEqual(session_status(sid)["Owner"], NOBODY.pw_uid)
 
     def test_unknown_methods_and_objects(self):
         self.assert_refused(self.hostile("Explode", V("()", ())), "org.freedesktop.DBus.Error.UnknownMethod",
@@ -673,8 +666,8 @@ class SpecTypesTest(HostileTest):
                 self.assert_refused(self.hostile("StartSession", spec(Supporters=V("aa{sv}", [sup]))),
                                     INVALID_ARGS, (key,))
                 self.assert_refused(self.hostile("AddSupporter", V("(sa{sv})", (sid, sup))), INVALID_ARGS, (key,))
-        self.assertEqual(self.status(sid)["State"], "running")
-        self.assertEqual(len(self.status(sid)["ProcessDetails"]), 1)
+        self.assertEqual(session_status(sid)["State"], "running")
+        self.assertEqual(len(session_status(sid)["ProcessDetails"]), 1)
 
     def test_unknown_and_duplicate_keys(self):
         for key in ("Bogus", "target", "", "Target ", "T\u00e4rget", "k" * BIG):
@@ -734,7 +727,7 @@ class HugeInputTest(HostileTest):
         with self.subTest(method="Session.Kill", whom="10 MB"):
             self.assert_refused(self.hostile("Kill", V("(si)", (big, 15)), path=SESSION_PREFIX + own,
                                              interface=SESSION), INVALID_ARGS, ("whom",))
-        self.assertEqual(self.status(own)["State"], "running")
+        self.assertEqual(session_status(own)["State"], "running")
 
     def test_huge_arrays(self):
         cases = [
@@ -820,7 +813,7 @@ class FdTest(HostileTest):
                     sid = reply["ok"][0]
                     self.started.append(sid)
                     PROOF["sessions"] += 1
-                    self.assertIn(self.wait_finished(sid)["Result"], ("success", "target-failed"))
+                    self.assertIn(wait_session_finished(sid)["Result"], ("success", "target-failed"))
 
     def test_extra_fds_are_not_kept(self):
         reply = self.hostile("StartSession", spec(["true"]), fds=["devnull"] * 8 + ["dir", "opath"])
@@ -828,7 +821,7 @@ class FdTest(HostileTest):
         self.started.append(reply["ok"][0])
         PROOF["sessions"] += 1
         PROOF["bad"] += 1
-        self.assertEqual(self.wait_finished(reply["ok"][0])["Result"], "success")
+        self.assertEqual(wait_session_finished(reply["ok"][0])["Result"], "success")
 
 
 class OtherUsersTest(HostileTest):
@@ -843,7 +836,7 @@ class OtherUsersTest(HostileTest):
         self.victim = reply["ok"][0]
         self.started.append(self.victim)
         PROOF["sessions"] += 1
-        self.victim_status = self.status(self.victim)
+        self.victim_status = session_status(self.victim)
 
     def assert_not_leaking(self, reply):
         self.assertNotIn(self.SECRET, json.dumps(reply))
@@ -873,7 +866,7 @@ class OtherUsersTest(HostileTest):
                     continue
                 self.assert_refused(reply, DENIED)
                 self.assert_not_leaking(reply)
-        st = self.status(self.victim)
+        st = session_status(self.victim)
         self.assertEqual(st["State"], "running")
         self.assertEqual(len(st["ProcessDetails"]), 1)
         self.assertEqual(proc_state(st["TargetPID"]), "S")
@@ -901,7 +894,7 @@ class OtherUsersTest(HostileTest):
                     "+" + self.victim, self.victim + "\n", "", "-1", "18446744073709551617", "%s" % ("9" * 64)):
             with self.subTest(id=sid):
                 self.assert_refused(self.hostile("Stop", sid_arg(sid)), NO_SUCH, ("session",))
-        self.assertEqual(self.status(self.victim)["State"], "running")
+        self.assertEqual(session_status(self.victim)["State"], "running")
 
 
 class NamesTest(HostileTest):
@@ -915,12 +908,12 @@ class NamesTest(HostileTest):
                                     INVALID_SPEC, ("Name",))
                 self.assert_refused(self.hostile("AddSupporter", supporter(sid, Name=name, Argv=["true"])),
                                     INVALID_SPEC, ("Name",))
-        self.assertEqual(len(self.status(sid)["ProcessDetails"]), 1)
+        self.assertEqual(len(session_status(sid)["ProcessDetails"]), 1)
 
     def test_odd_but_valid_supporter_names_stay_inside(self):
         names = ["a..b", "x.scope", "target.stdout", "A9_.", "z" * 32]
         sid = self.start_own(Supporters=supporters(*({"Name": n, "Argv": ["sleep", "300"]} for n in names)))
-        st = self.status(sid)
+        st = session_status(sid)
         out = st["OutputDirectory"]
         self.assertEqual(os.path.dirname(out), os.path.join(STATE, "sessions"))
         for n in names:
@@ -940,7 +933,7 @@ class NamesTest(HostileTest):
             with self.subTest(description=desc):
                 sid = self.start_own(Description=desc)
                 self.assertIn([sid, desc], [[s[0], s[4]] for s in call("ListSessions")[0]])
-                self.assertEqual(os.path.dirname(self.status(sid)["OutputDirectory"]), os.path.join(STATE, "sessions"))
+                self.assertEqual(os.path.dirname(session_status(sid)["OutputDirectory"]), os.path.join(STATE, "sessions"))
 
     def test_working_directories(self):
         cases = [("relative", "relative/dir"), ("dot-dot", "../../"), ("empty", ""), ("a file", "/etc/passwd"),
@@ -980,7 +973,7 @@ class NamesTest(HostileTest):
                 reply = self.hostile("AddSupporter", supporter(sid, Argv=["sleep", "300"], WorkingDirectory=wd))
                 self.assert_refused(reply, (INVALID_SPEC, EXEC_FAILED), ("WorkingDirectory", "working directory"))
                 time.sleep(0.3)
-                self.assertEqual(self.status(sid)["State"], "running",
+                self.assertEqual(session_status(sid)["State"], "running",
                                  "a supporter refused, or failing, took the running session down with it")
 
 
@@ -991,7 +984,7 @@ class PidTest(HostileTest):
         sid = self.start_own(Supporters=supporters({"Name": "args",
                                                     "Argv": ["sh", "-c", 'printf "%s\\n" "$@" > args.txt; exec sleep 300',
                                                              "sh"] + words}))
-        st = self.status(sid)
+        st = session_status(sid)
         path = os.path.join(st["OutputDirectory"], "args.txt")
         wait_for("the supporter's arguments", lambda: os.path.exists(path) and os.path.getsize(path) > 0)
         time.sleep(0.1)
@@ -1013,7 +1006,7 @@ class KillTest(HostileTest):
         for whom in ("", "../target", "target ", "TARGET", "all\n", "watch"):
             with self.subTest(whom=whom):
                 self.assert_refused(self.hostile("Kill", V("(ssi)", (sid, whom, 15))), INVALID_ARGS, ("whom",))
-        st = self.status(sid)
+        st = session_status(sid)
         self.assertEqual(st["State"], "running")
         self.assertEqual(proc_state(st["TargetPID"]), "S")
 
@@ -1025,9 +1018,9 @@ class KillTest(HostileTest):
         sid = self.start_own(StopTimeoutUSec=V("t", 2000000))
         reply = self.hostile("Kill", V("(ssi)", (sid, "target", 19)))
         PROOF["bad"] += 1
-        state = self.status(sid)["State"]
+        state = session_status(sid)["State"]
         call("Stop", "('%s',)" % sid)
-        st = self.wait_finished(sid)
+        st = wait_session_finished(sid)
         what = "Kill(target, SIGSTOP) answered %s, the session then said %r, and Stop ended it as %r (%s)" % (
             reply, state, st["Result"], ", ".join("%s: %s" % (p["Name"], p["End"]) for p in st["ProcessDetails"]))
         if "error" in reply:
@@ -1062,7 +1055,7 @@ class AddSupporterTest(HostileTest):
             with self.subTest(what=what):
                 self.assert_refused(self.hostile("AddSupporter", supporter(sid, **sup)), names, mentions)
         self.assertEqual(self.hostile("AddSupporter", supporter("no-such-session", Argv=["true"]))["error"], NO_SUCH)
-        st = self.status(sid)
+        st = session_status(sid)
         self.assertEqual(st["State"], "running")
         self.assertEqual([p["Name"] for p in st["ProcessDetails"]], ["target", "watch"])
 
@@ -1077,11 +1070,11 @@ class AddSupporterTest(HostileTest):
                 continue
             added += 1
         self.assertEqual(added, 7)
-        self.assertEqual(len(self.status(sid)["ProcessDetails"]), 8)
+        self.assertEqual(len(session_status(sid)["ProcessDetails"]), 8)
 
     def test_added_to_a_finished_session(self):
         sid = self.start_own(["true"])
-        self.wait_finished(sid)
+        wait_session_finished(sid)
         self.assert_refused(self.hostile("AddSupporter", supporter(sid, Argv=["sleep", "300"])), BAD_STATE,
                             ("finished", sid))
 
