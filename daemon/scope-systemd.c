@@ -299,11 +299,10 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
                 log_debug_errno(r, "Malformed JobRemoved signal, ignoring: %m");
                 return 0;
         }
-        call = systemd_call_find_job(sb, job);
-        if (call) {
+        /* Every call that got this job (systemd merges a job asked for twice into one). */
+        while ((call = systemd_call_find_job(sb, job)))
                 systemd_call_unlink(call);
-                systemd_calls_dispatch(sb);
-        }
+        systemd_calls_dispatch(sb);
         scope = placing_find(sb, unit);
         if (!scope)
                 return 0;
