@@ -16,10 +16,18 @@
 /* systemd answers in a few milliseconds; past this, the stop it may be is not held up further. */
 #define OWN_JOB_QUERY_TIMEOUT_USEC (5 * USEC_PER_SEC)
 
-static bool manager_session_starting(Manager *m) {
-        LIST_FOREACH(records, r, m->records)
-                if (r->session->state == SESSION_STARTING)
+/* In the middle of a start: a process may still be held at its gate or outside its scope, where the
+ * next profd could not take it over, or the target released but not yet executed, with the
+ * StartSession that waits for that unanswered. */
+static bool manager_session_mid_start(Manager *m) {
+        LIST_FOREACH(records, r, m->records) {
+                Session *s = r->session;
+                Process *t = session_target(s);
+
+                if (s->state == SESSION_STARTING || r->start_request ||
+                    (s->state != SESSION_FINISHED && t->released && !t->exec_done))
                         return true;
+        }
         return false;
 }
 
@@ -42,9 +50,7 @@ void manager_maybe_exit(Manager *m) {
                 if (scope_backend_busy(m->backend))
                         return;
         }
-        /* Leaving: not in the middle of a start, when a process may still be held at its gate or
-         * not yet in its scope, where the next profd could not find it. */
-        if (m->shutdown == MANAGER_STOPPING ? manager_count_live(m) == 0 : !manager_session_starting(m))
+        if (m->shutdown == MANAGER_STOPPING ? manager_count_live(m) == 0 : !manager_session_mid_start(m))
                 (void) sd_event_exit(m->event, 0);
 }
 

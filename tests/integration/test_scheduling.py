@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -402,6 +403,43 @@ class PersistenceTest(unittest.TestCase):
         call("Stop", "('%s',)" % sids[1])
         wait_for("it to finish", lambda: status(sids[1])["State"] == "finished")
         wait_for("every profd unit to go", lambda: profd_units() == [], timeout=40)
+
+    def test_restart_waits_for_a_starting_session(self):
+        """A session still starting (its supporter not ready yet, the target not started) when the
+        restart comes is let finish its start first, so that the next profd adopts it whole."""
+        work = tempfile.mkdtemp(prefix="t-", dir=WORK)
+        os.chmod(work, 0o777)
+        log = os.path.join(work, "log")
+        before = {s[0] for s in call("ListSessions")[0]}
+        # StartSession answers once the target runs: asked from a thread, so as to restart meanwhile.
+        reply = []
+
+        def start():
+            try:
+                reply.append(call("StartSession", spec([sys.executable, LOGGER, "target", log], Supporters=gv_supporters(
+                    {"Name": "perf", "Argv": [sys.executable, LOGGER, "perf", log], "Ready": "delay:3000"}))))
+            except CallError as e:
+                reply.append(e)
+        starter = threading.Thread(target=start)
+        starter.start()
+        self.addCleanup(starter.join)
+        sid = wait_for("the session", lambda: [s[0] for s in call("ListSessions")[0] if s[0] not in before])[0]
+        wait_for("the supporter", lambda: os.path.exists(log) and len(self.lines(log)) >= 1)
+        self.assertEqual(status(sid)["State"], "starting")
+
+        run("systemctl", "restart", "profd.service")
+        starter.join()
+        self.assertNotIsInstance(reply[0], CallError, "StartSession answered by the profd that started it: %s" % (reply[0].args if isinstance(reply[0], CallError) else ""))
+        self.assertEqual(reply[0][0], sid)
+        st = status(sid)
+        self.assertEqual((st["State"], st["Adopted"]), ("running", True))
+        # Executed by the old profd; python writes its first line a moment later.
+        wait_for("the target's first line", lambda: [w[0] for w in self.lines(log) if w[1] == "START"] == [
+            "perf", "target"])
+        os.kill(st["TargetPID"], 0)
+        call("Stop", "('%s',)" % sid)
+        wait_for("it to finish", lambda: status(sid)["State"] == "finished")
+        self.assertEqual([w[0] for w in self.lines(log) if w[1] == "TERM"], ["perf", "target"])
 
     def test_truncated_record_is_skipped_with_a_warning(self):
         sid, _ = call("StartSession", spec(["true"]))
