@@ -125,6 +125,57 @@ def failed_units():
     return run("systemctl", "list-units", "--failed", "--plain", "--no-legend").stdout.strip()
 
 
+def processes_of(uid):
+    """Pids of every process of `uid` in the sandbox, zombies included."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            if os.stat("/proc/" + d).st_uid == uid:
+                pids.append(int(d))
+        except FileNotFoundError:
+            pass
+    return pids
+
+
+def zombies():
+    """Every zombie in the sandbox: pid, parent and name."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                stat = f.read()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        fields = stat.rpartition(")")[2].split()
+        if fields[0] == "Z":
+            out.append("%s (ppid %s): %s" % (d, fields[1], stat.partition("(")[2].rpartition(")")[0]))
+    return out
+
+
+def describe(pid):
+    """A process as "PID: its command line" (the first 200 characters), for a report."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return "%d: %s" % (pid, f.read().replace(b"\0", b" ").decode(errors="replace").strip()[:200])
+    except (FileNotFoundError, ProcessLookupError):
+        return "%d: (gone)" % pid
+
+
+class Leaks(list):
+    """What a test finds left behind, as a list of descriptions."""
+
+    def check(self, what, predicate, describe_left, timeout=20):
+        """Waits up to `timeout` for `predicate`; if it never holds, writes down describe_left()."""
+        try:
+            wait_for(what, predicate, timeout)
+        except AssertionError:
+            self.append(describe_left())
+
+
 def children_of(pid):
     try:
         with open("/proc/%d/task/%d/children" % (pid, pid)) as f:

@@ -32,8 +32,9 @@ import sandboxed  # noqa: E402
 
 sandboxed.enter(__file__)
 
-from sandboxed import (SYSTEM_PYTHON, as_user, assert_clean_journal, children_of, failed_units,  # noqa: E402
-                       open_fds, proc_status, profd_pid, profd_units, run, stop_profd, wait_for)
+from sandboxed import (SYSTEM_PYTHON, Leaks, as_user, assert_clean_journal, children_of, describe,  # noqa: E402
+                       failed_units, open_fds, proc_status, processes_of, profd_pid, profd_units, run,
+                       stop_profd, wait_for, zombies)
 import profd_call  # noqa: E402
 from profd_call import call, CallError, find_process, session_status, wait_session_finished  # noqa: E402
 
@@ -105,44 +106,6 @@ def gv_supporters(*supporters):
         fields = ["'%s': <%s>" % (k, gv_strv(v) if isinstance(v, list) else gv_str(v)) for k, v in s.items()]
         out.append("{%s}" % ", ".join(fields))
     return "@aa{sv} [%s]" % ", ".join(out)
-
-
-def processes_of(uid):
-    """Pids of every process of `uid` in the sandbox, zombies included."""
-    pids = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            if os.stat("/proc/" + d).st_uid == uid:
-                pids.append(int(d))
-        except FileNotFoundError:
-            pass
-    return pids
-
-
-def zombies():
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                stat = f.read()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        fields = stat.rpartition(")")[2].split()
-        if fields[0] == "Z":
-            out.append("%s (ppid %s): %s" % (d, fields[1], stat.partition("(")[2].rpartition(")")[0]))
-    return out
-
-
-def describe(pid):
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            return "%d: %s" % (pid, f.read().replace(b"\0", b" ").decode(errors="replace").strip())
-    except (FileNotFoundError, ProcessLookupError):
-        return "%d: (gone)" % pid
 
 
 def start_profd(state=STATE):
@@ -242,7 +205,7 @@ class FaultTest(unittest.TestCase):
 
     def find_leaks(self):
         """What is left of profd's sessions, as a list of findings; waits a little for each."""
-        leaks = []
+        leaks = Leaks()
         pid = profd_pid()
         alive = pid == self.pid
         if not alive:
@@ -250,10 +213,7 @@ class FaultTest(unittest.TestCase):
                 pid, self.pid, run("journalctl", "--no-pager", "-o", "cat", "-n", "3", "-u", "profd.service").stdout))
 
         def check(what, predicate, describe_left, timeout=20 if alive else 3):
-            try:
-                wait_for(what, predicate, timeout)
-            except AssertionError:
-                leaks.append(describe_left())
+            leaks.check(what, predicate, describe_left, timeout)
 
         def units_left():
             units = profd_units()

@@ -215,8 +215,9 @@ import sandboxed  # noqa: E402
 
 sandboxed.enter(__file__)
 
-from sandboxed import (SYSTEM_PYTHON, as_user, assert_clean_journal, children_of, failed_units,  # noqa: E402
-                       open_fds, proc_state, profd_pid, profd_units, run, stop_profd, wait_for)
+from sandboxed import (SYSTEM_PYTHON, Leaks, as_user, assert_clean_journal, children_of, describe,  # noqa: E402
+                       failed_units, open_fds, proc_state, processes_of, profd_pid, profd_units, run,
+                       stop_profd, wait_for, zombies)
 from profd_call import call, CallError, session_status, wait_session_finished  # noqa: E402
 from gi.repository import GLib  # noqa: E402
 
@@ -331,40 +332,6 @@ def raw_dict(entries):
                                    [V.new_dict_entry(V("s", k), V("v", v)) for k, v in entries]))
 
 
-def processes_of(uid):
-    pids = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                if os.stat("/proc/" + d).st_uid == uid:
-                    pids.append(int(d))
-            except FileNotFoundError:
-                pass
-    return pids
-
-
-def zombies():
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    fields = f.read().rpartition(")")[2].split()
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-            if fields[0] == "Z":
-                out.append("%s (ppid %s)" % (d, fields[1]))
-    return out
-
-
-def describe(pid):
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            return "%d: %s" % (pid, f.read().replace(b"\0", b" ").decode(errors="replace").strip()[:200])
-    except (FileNotFoundError, ProcessLookupError):
-        return "%d: (gone)" % pid
-
-
 def profd_cpu_seconds(pid):
     try:
         with open("/proc/%d/stat" % pid) as f:
@@ -449,7 +416,7 @@ def tearDownModule():
 
 
 def find_leaks():
-    leaks = []
+    leaks = Leaks()
     if profd_pid() != Daemon.pid:
         leaks.append("profd is not the process it was (%d, was %d): %s" % (
             profd_pid(), Daemon.pid, run("journalctl", "--no-pager", "-o", "cat", "-n", "3", "-u",
@@ -462,12 +429,7 @@ def find_leaks():
             leaks.append("units of the sessions it had: %s" % units)
         return leaks
 
-    def check(what, predicate, describe_left, timeout=20):
-        try:
-            wait_for(what, predicate, timeout)
-        except AssertionError:
-            leaks.append(describe_left())
-
+    check = leaks.check
     pid = Daemon.pid
     ours = {NOBODY.pw_uid: {HOSTILE.pid}, OTHER.pw_uid: {GOOD.pid, BYSTANDER.pid}}
     check("no profd units", lambda: profd_units() == [], lambda: "units: %s" % profd_units())
