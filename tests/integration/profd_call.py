@@ -84,6 +84,15 @@ def call(method, args=None, fds=(), conn=None, path=PATH, interface=MANAGER, tim
     return reply.unpack() if reply is not None else None
 
 
+def stop_sessions(sids):
+    """Stop(id) of each; one that has finished or gone already is no error."""
+    for sid in sids:
+        try:
+            call("Stop", "('%s',)" % sid)
+        except CallError:
+            pass
+
+
 def session_status(sid, **kw):
     """Status(sid): the session's status as a dict."""
     return call("Status", "('%s',)" % sid, **kw)[0]

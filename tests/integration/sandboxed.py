@@ -12,7 +12,9 @@ import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROFD = os.path.abspath(os.environ.get("PROFD") or os.path.join(HERE, "..", "..", "build", "daemon", "profd"))
@@ -20,6 +22,8 @@ PROFCTL = os.path.abspath(os.environ.get("PROFCTL") or os.path.join(os.path.dirn
 SANDBOX = os.environ.get("SANDBOX") or os.path.join(HERE, "..", "sandbox", "sandbox")
 POLICY = os.path.join(HERE, "..", "..", "dbus-policy", "org.profd.Profd1.conf")
 SYSTEM_PYTHON = "/usr/bin/python3"
+# Logs its start and the SIGTERM it gets (with a monotonic timestamp), then exits 0 on SIGTERM.
+LOGGER = os.path.join(HERE, "logger.py")
 
 
 def enter(script, user_manager_for=None):
@@ -163,6 +167,36 @@ def describe(pid):
             return "%d: %s" % (pid, f.read().replace(b"\0", b" ").decode(errors="replace").strip()[:200])
     except (FileNotFoundError, ProcessLookupError):
         return "%d: (gone)" % pid
+
+
+class ScratchTestCase(unittest.TestCase):
+    """A test with a directory of its own under `work_dir` (self.dir, which the sessions' users may
+    write to), and self.log in it, where logger.py writes what its processes saw."""
+    work_dir = None
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="t-", dir=self.work_dir)
+        os.chmod(self.dir, 0o777)
+        self.log = os.path.join(self.dir, "log")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def logger(self, name):
+        """The argv of logger.py writing to self.log as `name`."""
+        return [SYSTEM_PYTHON, LOGGER, name, self.log]
+
+    def read_log(self):
+        """self.log as lines of words: [name, event, timestamp]."""
+        try:
+            with open(self.log) as f:
+                return [line.split() for line in f]
+        except FileNotFoundError:
+            return []
+
+    def wait_for_log(self, count):
+        """Waits for `count` lines in self.log; returns them."""
+        return wait_for("%d log lines" % count, lambda: len(self.read_log()) >= count and self.read_log())
 
 
 class Leaks(list):

@@ -26,14 +26,14 @@ import sandboxed  # noqa: E402
 
 sandboxed.enter(__file__, user_manager_for="nobody")
 
-from sandboxed import (PROFD, SYSTEM_PYTHON, as_user, assert_clean_journal, children_of,  # noqa: E402
-                       failed_units, open_fds, proc_state, proc_status, profd_pid, profd_units, run, stop_profd,
-                       wait_for)
+from sandboxed import (LOGGER, PROFD, SYSTEM_PYTHON, as_user, assert_clean_journal, children_of,  # noqa: E402
+                       failed_units, open_fds, proc_state, proc_status, profd_pid, profd_units, run,
+                       ScratchTestCase, stop_profd, wait_for)
 CALL = os.path.join(HERE, "profd_call.py")
 
 import profd_call  # noqa: E402
-from profd_call import (call, CallError, find_process, gv_str, gv_strv, gv_supporters, session_status,  # noqa: E402
-                        spec, wait_session_finished)
+from profd_call import (call, CallError, find_process, gv_str, gv_strv, gv_supporters, session_status, spec,  # noqa: E402
+                        stop_sessions, wait_session_finished)
 
 # Scratch space that every user can reach: the build directory, never /tmp (DESIGN.md).
 BASE = os.environ.get("MESON_BUILD_ROOT") or os.path.dirname(PROFD)
@@ -44,9 +44,6 @@ CONFIG = os.path.join(WORK, "profd.conf")
 
 NOBODY = pwd.getpwnam("nobody")
 OTHER = pwd.getpwnam("daemon")
-
-# Logs its start and the SIGTERM it gets (with a monotonic timestamp), then exits 0 on SIGTERM.
-LOGGER = os.path.join(HERE, "logger.py")
 
 
 def call_as(user, method, args=None, path=profd_call.PATH, extra=()):
@@ -82,22 +79,18 @@ def tearDownModule():
     shutil.rmtree(WORK, ignore_errors=True)
 
 
-class DaemonTest(unittest.TestCase):
+class DaemonTest(ScratchTestCase):
+    work_dir = WORK
+
     def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="t-", dir=WORK)
-        os.chmod(self.dir, 0o777)
-        self.log = os.path.join(self.dir, "log")
+        super().setUp()
         self.pid = profd_pid()
         self.assertGreater(self.pid, 0, "profd is not running")
         self.fds = open_fds(self.pid)
         self.started = []
 
     def tearDown(self):
-        for sid in self.started:
-            try:
-                call("Stop", "('%s',)" % sid)
-            except CallError:
-                pass
+        stop_sessions(self.started)
         for sid in self.started:
             wait_session_finished(sid)
         wait_for("every profd unit to go", lambda: profd_units() == [])
@@ -105,22 +98,9 @@ class DaemonTest(unittest.TestCase):
         if profd_pid() == self.pid:
             wait_for("profd's children to go", lambda: children_of(self.pid) == [])
             self.assertEqual(open_fds(self.pid), self.fds, "profd leaked fds")
-        shutil.rmtree(self.dir, ignore_errors=True)
+        super().tearDown()
 
     # helpers
-
-    def logger(self, name):
-        return [sys.executable, LOGGER, name, self.log]
-
-    def read_log(self):
-        try:
-            with open(self.log) as f:
-                return [line.split() for line in f]
-        except FileNotFoundError:
-            return []
-
-    def wait_for_log(self, count):
-        return wait_for("%d log lines" % count, lambda: len(self.read_log()) >= count and self.read_log())
 
     def start(self, target, user=NOBODY, **keys):
         sid, path = call_as(user, "StartSession", spec(target, **keys)) if user else \

@@ -32,14 +32,13 @@ import sandboxed  # noqa: E402
 
 sandboxed.enter(__file__)
 
-from sandboxed import (SYSTEM_PYTHON, Leaks, as_user, assert_clean_journal, children_of, describe,  # noqa: E402
-                       failed_units, open_fds, proc_status, processes_of, profd_pid, profd_units, run,
-                       stop_profd, wait_for, zombies)
+from sandboxed import (LOGGER, SYSTEM_PYTHON, as_user, assert_clean_journal, children_of, describe,  # noqa: E402
+                       failed_units, Leaks, open_fds, proc_status, processes_of, profd_pid, profd_units, run,
+                       ScratchTestCase, stop_profd, wait_for, zombies)
 import profd_call  # noqa: E402
-from profd_call import call, CallError, find_process, session_status, wait_session_finished  # noqa: E402
+from profd_call import call, CallError, find_process, session_status, stop_sessions, wait_session_finished  # noqa: E402
 
 CALL = os.path.join(HERE, "profd_call.py")
-LOGGER = os.path.join(HERE, "logger.py")
 
 # Scratch space every user can reach: the build directory, never /tmp (DESIGN.md).
 BASE = os.environ.get("MESON_BUILD_ROOT") or os.path.dirname(sandboxed.PROFD)
@@ -160,11 +159,11 @@ def tearDownModule():
         raise AssertionError("%d leaks found" % PROOF["leaks"])
 
 
-class FaultTest(unittest.TestCase):
+class FaultTest(ScratchTestCase):
+    work_dir = WORK
+
     def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="t-", dir=WORK)
-        os.chmod(self.dir, 0o777)
-        self.log = os.path.join(self.dir, "log")
+        super().setUp()
         self.pid = profd_pid()
         self.assertGreater(self.pid, 0, "profd is not running")
         self.fds = open_fds(self.pid)
@@ -172,11 +171,7 @@ class FaultTest(unittest.TestCase):
         self.survived = False
 
     def tearDown(self):
-        for sid in self.started:
-            try:
-                call("Stop", "('%s',)" % sid)
-            except CallError:
-                pass
+        stop_sessions(self.started)
         for sid in self.started:
             try:
                 wait_session_finished(sid, timeout=40)
@@ -196,7 +191,7 @@ class FaultTest(unittest.TestCase):
                 leaks += self.find_leaks()
             except (CallError, AssertionError) as e:
                 leaks.append("no fresh session afterwards: %s" % e)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        super().tearDown()
         if leaks:
             PROOF["leaks"] += len(leaks)
             self.fail("left behind:\n  " + "\n  ".join(leaks))
@@ -243,19 +238,6 @@ class FaultTest(unittest.TestCase):
         return out
 
     # helpers
-
-    def logger(self, name):
-        return [SYSTEM_PYTHON, LOGGER, name, self.log]
-
-    def read_log(self):
-        try:
-            with open(self.log) as f:
-                return [line.split() for line in f]
-        except FileNotFoundError:
-            return []
-
-    def wait_for_log(self, count):
-        return wait_for("%d log lines" % count, lambda: len(self.read_log()) >= count and self.read_log())
 
     def start(self, target, user=NOBODY, fds=(), **keys):
         sid, path = user_call(user, "StartSession", spec(target, **keys), fds=fds)

@@ -215,10 +215,10 @@ import sandboxed  # noqa: E402
 
 sandboxed.enter(__file__)
 
-from sandboxed import (SYSTEM_PYTHON, Leaks, as_user, assert_clean_journal, children_of, describe,  # noqa: E402
-                       failed_units, open_fds, proc_state, processes_of, profd_pid, profd_units, run,
-                       stop_profd, wait_for, zombies)
-from profd_call import call, CallError, session_status, wait_session_finished  # noqa: E402
+from sandboxed import (SYSTEM_PYTHON, as_user, assert_clean_journal, children_of, describe, failed_units,  # noqa: E402
+                       Leaks, open_fds, proc_state, processes_of, profd_pid, profd_units, run, stop_profd,
+                       wait_for, zombies)
+from profd_call import call, CallError, session_status, stop_sessions, wait_session_finished  # noqa: E402
 from gi.repository import GLib  # noqa: E402
 
 V = GLib.Variant
@@ -455,11 +455,7 @@ class HostileTest(unittest.TestCase):
         self.live_before = self.live_sessions_of(NOBODY)
 
     def tearDown(self):
-        for sid in self.started:
-            try:
-                call("Stop", "('%s',)" % sid)
-            except CallError:
-                pass
+        stop_sessions(self.started)
         for sid in self.started:
             try:
                 wait_session_finished(sid)

@@ -26,15 +26,14 @@ import sandboxed  # noqa: E402
 
 sandboxed.enter(__file__)
 
-from sandboxed import (PROFCTL, PROFD, SYSTEM_PYTHON, as_user, assert_clean_journal, failed_units,  # noqa: E402
-                       profd_pid, profd_units, run, stop_profd, wait_for)
+from sandboxed import (LOGGER, PROFCTL, PROFD, as_user, assert_clean_journal, failed_units,  # noqa: E402
+                       profd_pid, profd_units, run, ScratchTestCase, stop_profd, wait_for)
 
 BASE = os.environ.get("MESON_BUILD_ROOT") or os.path.dirname(PROFD)
 WORK = tempfile.mkdtemp(prefix="profctl-test-", dir=BASE)
 os.chmod(WORK, 0o755)
 STATE = os.path.join(WORK, "state")
 CONFIG = os.path.join(WORK, "profd.conf")
-LOGGER = os.path.join(HERE, "logger.py")
 
 NOBODY = pwd.getpwnam("nobody")
 OTHER = pwd.getpwnam("daemon")
@@ -99,11 +98,11 @@ class Terminal:
         subprocess.run(as_user(self.user) + ["tmux", "-S", self.socket, "kill-server"], capture_output=True)
 
 
-class ProfctlTest(unittest.TestCase):
+class ProfctlTest(ScratchTestCase):
+    work_dir = WORK
+
     def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="t-", dir=WORK)
-        os.chmod(self.dir, 0o777)
-        self.log = os.path.join(self.dir, "log")
+        super().setUp()
         self.terminal = None
 
     def tearDown(self):
@@ -114,20 +113,11 @@ class ProfctlTest(unittest.TestCase):
             profctl("stop", line.split()[0], user=None)
         wait_for("every profd unit to go", lambda: profd_units() == [])
         self.assertEqual(failed_units(), "")
-        shutil.rmtree(self.dir, ignore_errors=True)
+        super().tearDown()
 
     def logger(self, name):
-        return "%s %s %s %s" % (SYSTEM_PYTHON, LOGGER, name, self.log)
-
-    def read_log(self):
-        try:
-            with open(self.log) as f:
-                return [line.split() for line in f]
-        except FileNotFoundError:
-            return []
-
-    def wait_for_log(self, count):
-        wait_for("%d log lines" % count, lambda: len(self.read_log()) >= count)
+        """As a command line, for -s and the shell."""
+        return " ".join(super().logger(name))
 
     def assert_supporters_stopped_first(self):
         terms = {e[0]: float(e[2]) for e in self.read_log() if e[1] == "TERM"}

@@ -21,16 +21,15 @@ import sandboxed  # noqa: E402
 
 sandboxed.enter(__file__)
 
-from sandboxed import (PROFCTL, PROFD, children_of, failed_units, profd_pid, profd_units, run, stop_profd,  # noqa: E402
-                       wait_for)
-from profd_call import CallError, call, gv_str, gv_strv, gv_supporters, spec  # noqa: E402
+from sandboxed import (LOGGER, PROFCTL, PROFD, children_of, failed_units, profd_pid, profd_units, run,  # noqa: E402
+                       ScratchTestCase, stop_profd, wait_for)
+from profd_call import call, CallError, gv_str, gv_strv, gv_supporters, spec, stop_sessions  # noqa: E402
 
 BASE = os.environ.get("MESON_BUILD_ROOT") or os.path.dirname(PROFD)
 WORK = tempfile.mkdtemp(prefix="profd-scheduling-test-", dir=BASE)
 os.chmod(WORK, 0o755)
 STATE = os.path.join(WORK, "state")
 CONFIG = os.path.join(WORK, "profd.conf")
-LOGGER = os.path.join(HERE, "logger.py")
 NOBODY = pwd.getpwnam("nobody")
 
 # Three at a time: small enough to see the capacity at work, large enough for the restart test.
@@ -57,35 +56,21 @@ def status(sid):
     return call("Status", "('%s',)" % sid)[0]
 
 
-class SchedulingTest(unittest.TestCase):
+class SchedulingTest(ScratchTestCase):
+    work_dir = WORK
+
     def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="t-", dir=WORK)
-        os.chmod(self.dir, 0o777)
-        self.log = os.path.join(self.dir, "log")
+        super().setUp()
         self.started = []
 
     def tearDown(self):
-        for sid in self.started:
-            try:
-                call("Stop", "('%s',)" % sid)
-            except CallError:
-                pass
+        stop_sessions(self.started)
         for sid in self.started:
             self.wait_finished(sid)
         wait_for("every profd unit to go", lambda: profd_units() == [], timeout=40)
         self.assertEqual(failed_units(), "")
         wait_for("profd's children to go", lambda: children_of(profd_pid()) == [])
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def logger(self, name):
-        return [sys.executable, LOGGER, name, self.log]
-
-    def read_log(self):
-        try:
-            with open(self.log) as f:
-                return [line.split() for line in f]
-        except FileNotFoundError:
-            return []
+        super().tearDown()
 
     def start(self, target, **keys):
         sid, _ = call("StartSession", spec(target, **keys))

@@ -21,7 +21,6 @@ SANDBOX = os.environ.get("SANDBOX") or os.path.join(HERE, "..", "sandbox", "sand
 STATEDIR = os.environ.get("SANDBOX_STATEDIR")
 
 # Logs its start and the SIGTERM it gets, then exits 0 on SIGTERM.
-# Logs its start and the SIGTERM it gets, then exits 0 on SIGTERM.
 LOGGER = os.path.join(HERE, "logger.py")
 
 
