@@ -166,12 +166,12 @@ static int on_signal(sd_event_source *source, const struct signalfd_siginfo *si,
                 if (sig == SIGTERM) {
                         m->shutdown = MANAGER_ASKING;
                         k = manager_ask_own_job(m);
-                        if (k > 0) {
+                        if (k > 0)
                                 log_debug("Got SIGTERM, asking systemd whether it restarts profd.");
+                        else if (k < 0)
+                                manager_own_job_known(m, NULL, k);
+                        if (k != 0)
                                 return 0;
-                        }
-                        if (k < 0)
-                                log_warning_errno(k, "Cannot ask systemd why profd is being stopped (%m), taking it for a stop.");
                 }
                 snprintf(why, sizeof(why), "Got SIG%s", signal_abbrev(sig));
                 manager_stop_sessions(m, why);
